@@ -1,0 +1,36 @@
+# The two set-up commands (README): `make demo` and `make test`. Each creates .venv if it is missing.
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+
+.PHONY: demo test test-slow lint ui clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	# torch first, pinned: the CPU build on local disk (an unpinned torch pulls a CUDA build).
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+## Run the main job on the embedded default (sample data in ../shared/data, CPU demo preset).
+demo: $(VENV)/.installed
+	$(BIN)/dagster job launch -w workspace.yaml -j data_refresh
+	$(PY) -m pipelines.summary
+
+## Run the default (fast) test suite.
+test: $(VENV)/.installed
+	$(BIN)/pytest -q
+
+## Run the slow end-to-end tests.
+test-slow: $(VENV)/.installed
+	$(BIN)/pytest -q -m slow
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+ui: $(VENV)/.installed
+	$(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf artifacts models dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -1,0 +1,1 @@
+"""Raw readers, datatrove cleaning pipelines and deduplication. Runnable without Dagster."""

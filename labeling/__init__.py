@@ -1,0 +1,1 @@
+"""Emotion label set, source label mappings, weak labelling, datasets and the chat format."""

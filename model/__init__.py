@@ -1,0 +1,1 @@
+"""Tokenizer, transformer, training entry point and inference engine."""

@@ -1,0 +1,46 @@
+"""Dagster resources, environment-driven. Assets receive these instead of reading env vars themselves."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+
+from pipelines.settings import Settings
+
+_DEFAULTS = Settings.from_env()
+
+
+class StorageResource(ConfigurableResource):
+    """Where raw inputs live (any fsspec URL) and where produced artifacts and models go."""
+
+    data_root: str = _DEFAULTS.data_root
+    artifacts_dir: str = str(_DEFAULTS.artifacts_dir)
+    model_dir: str = str(_DEFAULTS.model_dir)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            data_root=self.data_root,
+            artifacts_dir=Path(self.artifacts_dir),
+            model_dir=Path(self.model_dir),
+            preset=_DEFAULTS.preset,
+        )
+
+
+class CatalogResource(ConfigurableResource):
+    """The DuckDB catalog file: one view per layer over its Parquet shards, plus statistics tables."""
+
+    path: str = str(_DEFAULTS.catalog_path)
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(self.path)
+        try:
+            yield con
+        finally:
+            con.close()

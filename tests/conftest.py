@@ -1,0 +1,25 @@
+"""Shared fixtures. Tests read the real sample data from the data root (../shared/data by default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    root = Path(Settings.from_env().data_root)
+    if not (root / "MANIFEST.tsv").exists():
+        pytest.fail(f"sample data not found at {root}: put ../shared/data beside the repo or set ROSIE_DATA_ROOT")
+    return root
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings whose outputs go to a fresh temporary folder."""
+    monkeypatch.setenv("ROSIE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("ROSIE_MODEL_DIR", str(tmp_path / "models" / "rosie_model"))
+    return Settings.from_env()
