@@ -38,4 +38,11 @@ EMOTION_TOKENS: tuple[str, ...] = tuple(emotion_token(e) for e in EMOTIONS)
 ACTION_TOKENS: tuple[str, ...] = tuple(action_token(a) for a in ACTIONS)
 
 # Order fixes the ids: special tokens take ids 0..N-1 in this order, before any BPE merge.
-SPECIAL_TOKENS: tuple[str, ...] = (END_OF_TEXT, PAD, END_OF_TURN, *ROLE_TOKENS, *EMOTION_TOKENS, *ACTION_TOKENS)
+SPECIAL_TOKENS: tuple[str, ...] = (
+    END_OF_TEXT,
+    PAD,
+    END_OF_TURN,
+    *ROLE_TOKENS,
+    *EMOTION_TOKENS,
+    *ACTION_TOKENS,
+)

@@ -33,7 +33,9 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        data_root = os.environ.get("ROSIE_DATA_ROOT") or str((PROJECT_ROOT.parent / "shared" / "data").resolve())
+        data_root = os.environ.get("ROSIE_DATA_ROOT") or str(
+            (PROJECT_ROOT.parent / "shared" / "data").resolve()
+        )
         return cls(
             data_root=data_root.rstrip("/"),
             artifacts_dir=_path_from_env("ROSIE_ARTIFACTS_DIR", PROJECT_ROOT / "artifacts"),

@@ -13,7 +13,9 @@ from pipelines.settings import Settings
 def data_root() -> Path:
     root = Path(Settings.from_env().data_root)
     if not (root / "MANIFEST.tsv").exists():
-        pytest.fail(f"sample data not found at {root}: put ../shared/data beside the repo or set ROSIE_DATA_ROOT")
+        pytest.fail(
+            f"sample data not found at {root}: put ../shared/data beside the repo or set ROSIE_DATA_ROOT"
+        )
     return root
 
 

@@ -1,0 +1,97 @@
+"""The one chat template, shared by every training phase and the inference engine.
+
+A conversation renders as a flat list of segments::
+
+    <|system|>You are Rosie...<|end|>
+    <|user|><|action:drag|><|end|>
+    <|rosie|><|emotion:surprised|>Eep! Where are we going?<|end|>
+    <|user|>How are you?<|end|>
+    <|rosie|><|emotion:happy|>I'm doing great!<|end|>
+    <|endoftext|>
+
+Special segments are emitted as single token ids; text segments are encoded as ordinary text, so a
+user who types ``<|rosie|>`` gets the characters, never the token. Only Rosie's turns are trained:
+her emotion token, her words and her ``<|end|>`` (so she learns when to stop); her role token is the
+prompt, not a target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from labeling.emotions import EMOTIONS
+from labeling.special_tokens import (
+    ACTIONS,
+    END_OF_TEXT,
+    END_OF_TURN,
+    action_token,
+    emotion_token,
+    role_token,
+)
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are Rosie, a playful desktop companion. You are warm, curious and a little cheeky, "
+    "and you keep your replies short."
+)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One turn. Users may act (drag, poke, ...) with or without words; Rosie always has an emotion."""
+
+    role: str
+    text: str = ""
+    emotion: str | None = None
+    action: str | None = None
+
+    def __post_init__(self) -> None:
+        role_token(self.role)  # validates the role
+        if self.role == "rosie" and self.emotion not in EMOTIONS:
+            raise ValueError(f"a rosie turn needs an emotion from {EMOTIONS}, got {self.emotion!r}")
+        if self.role != "rosie" and self.emotion is not None:
+            raise ValueError("only rosie turns carry an emotion")
+        if self.action is not None and (self.role != "user" or self.action not in ACTIONS):
+            raise ValueError(f"actions are user turns from {ACTIONS}, got {self.role}/{self.action!r}")
+        if self.role == "user" and not self.text and self.action is None:
+            raise ValueError("a user turn needs text or an action")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the rendered conversation: ``special`` pieces are one token id each."""
+
+    text: str
+    special: bool
+    trained: bool
+
+
+def render(
+    turns: Sequence[Turn], *, add_generation_prompt: bool = False, end_of_text: bool = True
+) -> list[Segment]:
+    """Render turns to segments.
+
+    With ``add_generation_prompt`` the output ends with ``<|rosie|>`` so the model writes her next
+    turn (emotion token first); there is no end-of-text then.
+    """
+    segments: list[Segment] = []
+    for turn in turns:
+        trained = turn.role == "rosie"
+        segments.append(Segment(role_token(turn.role), special=True, trained=False))
+        if turn.emotion is not None:
+            segments.append(Segment(emotion_token(turn.emotion), special=True, trained=trained))
+        if turn.action is not None:
+            segments.append(Segment(action_token(turn.action), special=True, trained=False))
+        if turn.text:
+            segments.append(Segment(turn.text, special=False, trained=trained))
+        segments.append(Segment(END_OF_TURN, special=True, trained=trained))
+    if add_generation_prompt:
+        segments.append(Segment(role_token("rosie"), special=True, trained=False))
+    elif end_of_text:
+        segments.append(Segment(END_OF_TEXT, special=True, trained=False))
+    return segments
+
+
+def to_text(segments: Sequence[Segment]) -> str:
+    """Human-readable rendering (for logs and dataset cards), not for encoding."""
+    return "".join(s.text for s in segments)
