@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: demo test test-slow lint ui clean
+.PHONY: demo test test-slow lint ui clean browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,12 +18,18 @@ demo: $(VENV)/.installed
 	$(BIN)/dagster job launch -w workspace.yaml -j data_refresh
 	$(PY) -m pipelines.summary
 
+# The browser tests drive Debian's Chromium; install it where apt can (CI runs as root).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "chromium not installed: browser tests will be skipped (apt-get install chromium chromium-driver)"
+
 ## Run the default (fast) test suite.
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	$(BIN)/pytest -q
 
 ## Run the slow end-to-end tests.
-test-slow: $(VENV)/.installed
+test-slow: $(VENV)/.installed browser
 	$(BIN)/pytest -q -m slow
 
 lint: $(VENV)/.installed
