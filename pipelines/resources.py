@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,8 +40,20 @@ class CatalogResource(ConfigurableResource):
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path)
+        con = _connect_with_retry(self.path)
         try:
             yield con
         finally:
             con.close()
+
+
+def _connect_with_retry(path: str, attempts: int = 60, wait_s: float = 0.5) -> duckdb.DuckDBPyConnection:
+    """DuckDB lets one process write a file at a time; parallel Dagster steps wait their turn."""
+    for attempt in range(attempts):
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(wait_s)
+    raise AssertionError("unreachable")
