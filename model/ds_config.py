@@ -56,6 +56,9 @@ def deepspeed_config(train: TrainConfig, phase: str, *, precision: str, world_si
                 "betas": list(train.betas),
                 "eps": 1e-8,
                 "weight_decay": train.weight_decay,
+                # torch's AdamW: no JIT-compiled op to build (minutes on a small CPU), bit-exact
+                # resume; with optimizer offload DeepSpeed's CPU Adam replaces it
+                "torch_adam": not train.offload_optimizer,
             },
         },
         "scheduler": {

@@ -207,12 +207,14 @@ class TokenShard:
         return Example(window[:-1], targets, emotion[:-1])
 
     def document_example(self, index: int, max_length: int, pad_id: int) -> Example:
-        """Document ``index`` alone (cut to ``max_length`` inputs), padding after it ignored."""
+        """Document ``index`` alone, padding after it ignored. A document longer than ``max_length``
+        keeps its end (the last Rosie turn and its ``<|rosie|>`` position), as a prompt would."""
         start, stop = int(self.offsets[index]), int(self.offsets[index + 1])
+        start = max(start, stop - max_length - 1)
         length = min(stop - start - 1, max_length)
         example = self.example(start, max_length, pad_id)
         example.targets[length:] = IGNORE_INDEX
-        example.emotion[length:] = NO_EMOTION
+        example.emotion[length + 1 :] = NO_EMOTION
         example.idx[length + 1 :] = pad_id
         return example
 
@@ -247,7 +249,8 @@ class ShardSampler:
 
     Text shards: a window starts anywhere in the token stream (documents are packed, separated by
     ``<|endoftext|>``). Chat shards: a window starts at a conversation's first token, so every
-    sample sees a conversation from its beginning; later conversations fill the rest of the window.
+    sample sees a conversation from its beginning (later conversations fill the rest of the
+    window); a conversation longer than the window starts anywhere inside it.
     """
 
     def __init__(self, shard: TokenShard, block_size: int, seed: int, pad_id: int) -> None:
@@ -261,7 +264,10 @@ class ShardSampler:
     def example(self, position: int) -> Example:
         rng = np.random.default_rng([self.seed, position])
         if self.shard.chat:
-            start = int(self.shard.offsets[rng.integers(self.shard.n_documents)])
+            document = int(rng.integers(self.shard.n_documents))
+            start, stop = int(self.shard.offsets[document]), int(self.shard.offsets[document + 1])
+            # a conversation longer than the window: any stretch of it, the last one included
+            start += int(rng.integers(max(stop - start - self.block_size - 1, 0) + 1))
         else:
             start = int(rng.integers(max(len(self.shard) - self.block_size - 1, 0) + 1))
         return self.shard.example(start, self.block_size, self.pad_id)
