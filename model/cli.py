@@ -26,11 +26,15 @@ from labeling.chat_format import Turn
 from labeling.special_tokens import ACTIONS
 from pipelines.settings import Settings
 
-CHAT_HELP = "commands: /reset (new session), /history, /action <name> (one of: " + ", ".join(ACTIONS) + "), /quit"
+CHAT_HELP = (
+    "commands: /reset (new session), /history, /action <name> (one of: " + ", ".join(ACTIONS) + "), /quit"
+)
 
 
 def default_history_db() -> Path:
-    return Path(os.environ.get("ROSIE_HISTORY_DB") or Settings.from_env().artifacts_dir / "conversations.sqlite")
+    return Path(
+        os.environ.get("ROSIE_HISTORY_DB") or Settings.from_env().artifacts_dir / "conversations.sqlite"
+    )
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -110,7 +114,11 @@ def run_chat(service, conversation_id: str, lines: Iterable[str], out: TextIO) -
         if line == "/history":
             for stored in service.history(conversation_id):
                 turn = stored.turn
-                who = turn.role + (f" [{turn.emotion}]" if turn.emotion else "") + (f" *{turn.action}*" if turn.action else "")
+                who = (
+                    turn.role
+                    + (f" [{turn.emotion}]" if turn.emotion else "")
+                    + (f" *{turn.action}*" if turn.action else "")
+                )
                 out.write(f"{who}: {turn.text}\n")
             continue
         if line.startswith("/action"):
@@ -131,7 +139,9 @@ def run_chat(service, conversation_id: str, lines: Iterable[str], out: TextIO) -
         out.flush()
 
 
-def write_untrained_model(out_dir: Path, texts: Sequence[str], preset: str = "demo", **overrides: int) -> Path:
+def write_untrained_model(
+    out_dir: Path, texts: Sequence[str], preset: str = "demo", **overrides: int
+) -> Path:
     """A complete model folder with random weights and a tokenizer trained on ``texts``.
 
     For wiring up the desktop app, the bot and tests before training has produced ``final.pth``.
@@ -161,7 +171,9 @@ def sample_texts(data_root: str, limit: int = 2000) -> list[str]:
         for conversation in yaml.safe_load(path.read_text(encoding="utf-8")).get("conversations") or []:
             texts.extend(str(line) for line in conversation)
     if not texts:
-        raise SystemExit(f"no chatterbot_corpus_english/*.yml under {data_root}/chitchat: set ROSIE_DATA_ROOT")
+        raise SystemExit(
+            f"no chatterbot_corpus_english/*.yml under {data_root}/chitchat: set ROSIE_DATA_ROOT"
+        )
     return texts[:limit]
 
 
@@ -209,7 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from model.engine import GenerationSlots
         from server.app import serve
 
-        serve(open_service(args, slots=GenerationSlots(max_active=args.max_active)), host=args.host, port=args.port)
+        serve(
+            open_service(args, slots=GenerationSlots(max_active=args.max_active)),
+            host=args.host,
+            port=args.port,
+        )
         return 0
     service = open_service(args)
     if args.command == "chat":

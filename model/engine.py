@@ -99,11 +99,18 @@ class Engine:
         self.stop_ids = [tokenizer.token_id(END_OF_TURN), tokenizer.token_id(END_OF_TEXT)]
         # Inside a reply Rosie may only write words or end her turn: every other special token
         # (roles, emotions, actions, pad) would break the chat format.
-        self.banned_ids = [tokenizer.token_id(t) for t in SPECIAL_TOKENS if tokenizer.token_id(t) not in self.stop_ids]
+        self.banned_ids = [
+            tokenizer.token_id(t) for t in SPECIAL_TOKENS if tokenizer.token_id(t) not in self.stop_ids
+        ]
 
     @classmethod
     def load(
-        cls, model_dir: str | Path, weights: str = "final", *, int8: bool = False, sampling: SamplingConfig | None = None
+        cls,
+        model_dir: str | Path,
+        weights: str = "final",
+        *,
+        int8: bool = False,
+        sampling: SamplingConfig | None = None,
     ) -> Engine:
         """Load ``model_dir`` (config.json, tokenizer/, weights/<weights>.pth or a .pth path)."""
         from model.weights import load_model
@@ -177,7 +184,9 @@ class Engine:
         emotion = self._reading(prefill.emotion_logits[0, -1])
         yield EmotionEvent(emotion)
         # Forced first token: the reported emotion, so the emitted token and the label agree.
-        logits = self._forward([self.emotion_ids[EMOTIONS.index(emotion.label)]], cache, persona_id, memory).logits
+        logits = self._forward(
+            [self.emotion_ids[EMOTIONS.index(emotion.label)]], cache, persona_id, memory
+        ).logits
 
         generated: list[int] = []
         emitted = ""
@@ -224,7 +233,9 @@ class Engine:
             finish_reason=finish_reason,
             prompt_tokens=len(prompt_ids),
             first_token_latency_s=(first_token_at if emitted else time.perf_counter()) - started,
-            decode_tokens_per_s=(len(generated) - 1) / decode_elapsed if len(generated) > 1 and decode_elapsed > 0 else 0.0,
+            decode_tokens_per_s=(len(generated) - 1) / decode_elapsed
+            if len(generated) > 1 and decode_elapsed > 0
+            else 0.0,
         )
 
     def generate(self, prompt_ids: list[int], **kwargs) -> Reply:
@@ -255,7 +266,9 @@ class GenerationSlots:
     def acquire(self) -> None:
         with self._lock:
             if self.waiting >= self.max_waiting and self.active >= self.max_active:
-                raise BusyError(f"all {self.max_active} generation slots are busy and {self.waiting} requests wait")
+                raise BusyError(
+                    f"all {self.max_active} generation slots are busy and {self.waiting} requests wait"
+                )
             self.waiting += 1
         self._semaphore.acquire()
         with self._lock:

@@ -128,7 +128,8 @@ class ConversationStore:
                 (conversation_id, DEFAULT_SYSTEM_PROMPT, time.time()),
             )
             row = self._db.execute(
-                "SELECT persona_id, system_prompt, session FROM conversations WHERE id = ?", (conversation_id,)
+                "SELECT persona_id, system_prompt, session FROM conversations WHERE id = ?",
+                (conversation_id,),
             ).fetchone()
         return Conversation(conversation_id, row[0], row[1], row[2])
 
@@ -208,7 +209,8 @@ class ConversationStore:
     def last_memorized_turn_id(self, conversation_id: str) -> int:
         with self._lock:
             row = self._db.execute(
-                "SELECT COALESCE(MAX(last_turn_id), 0) FROM memories WHERE conversation_id = ?", (conversation_id,)
+                "SELECT COALESCE(MAX(last_turn_id), 0) FROM memories WHERE conversation_id = ?",
+                (conversation_id,),
             ).fetchone()
         return int(row[0])
 

@@ -41,7 +41,8 @@ class SamplingConfig:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if not 0 <= self.min_new_tokens <= self.max_new_tokens:
             raise ValueError(
-                f"min_new_tokens must be in [0, max_new_tokens={self.max_new_tokens}], got {self.min_new_tokens}"
+                f"min_new_tokens must be in [0, max_new_tokens={self.max_new_tokens}], "
+                f"got {self.min_new_tokens}"
             )
 
     def with_overrides(self, **overrides: object) -> SamplingConfig:
@@ -52,7 +53,9 @@ class SamplingConfig:
         return asdict(self)
 
 
-def apply_repetition_penalty(logits: torch.Tensor, previous_ids: Iterable[int], penalty: float) -> torch.Tensor:
+def apply_repetition_penalty(
+    logits: torch.Tensor, previous_ids: Iterable[int], penalty: float
+) -> torch.Tensor:
     """CTRL-style penalty: divide positive logits (multiply negative ones) of tokens already seen."""
     ids = torch.tensor(sorted(set(previous_ids)), dtype=torch.long)
     if penalty == 1.0 or ids.numel() == 0:

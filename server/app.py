@@ -122,7 +122,9 @@ class RequestError(Exception):
         self.detail = detail
 
 
-def create_app(service: ChatService, *, limits: Limits | None = None, api_token: str | None = None) -> FastAPI:
+def create_app(
+    service: ChatService, *, limits: Limits | None = None, api_token: str | None = None
+) -> FastAPI:
     """The API over ``service``; ``api_token`` defaults to ``ROSIE_API_TOKEN`` (unset: no auth)."""
     limits = limits or Limits()
     token = api_token if api_token is not None else os.environ.get("ROSIE_API_TOKEN") or None
@@ -138,7 +140,9 @@ def create_app(service: ChatService, *, limits: Limits | None = None, api_token:
     def require_token(request: Request) -> None:
         header = request.headers.get("authorization", "")
         if not token_ok(header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None):
-            raise HTTPException(401, "missing or wrong bearer token (see ROSIE_API_TOKEN)", {"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "missing or wrong bearer token (see ROSIE_API_TOKEN)", {"WWW-Authenticate": "Bearer"}
+            )
 
     authorized = [Depends(require_token)]
 
@@ -161,7 +165,9 @@ def create_app(service: ChatService, *, limits: Limits | None = None, api_token:
         overrides = params.model_dump() if params else {}
         wanted = overrides.get("max_new_tokens")
         if wanted is not None and wanted > limits.max_new_tokens:
-            raise RequestError(422, f"max_new_tokens={wanted} exceeds this server's limit of {limits.max_new_tokens}")
+            raise RequestError(
+                422, f"max_new_tokens={wanted} exceeds this server's limit of {limits.max_new_tokens}"
+            )
         try:
             sampling = service.engine.default_sampling.with_overrides(**overrides)
         except ValueError as exc:
@@ -172,7 +178,9 @@ def create_app(service: ChatService, *, limits: Limits | None = None, api_token:
 
     def user_turn(text: str, action: str | None = None) -> Turn:
         if len(text) > limits.max_message_chars:
-            raise RequestError(413, f"message of {len(text)} characters exceeds the limit of {limits.max_message_chars}")
+            raise RequestError(
+                413, f"message of {len(text)} characters exceeds the limit of {limits.max_message_chars}"
+            )
         if not text and action is None:
             raise RequestError(422, "a message needs text or an action")
         return Turn("user", text, action=action)
@@ -202,14 +210,20 @@ def create_app(service: ChatService, *, limits: Limits | None = None, api_token:
         return {
             "status": "ok",
             "model": {"n_layer": config.n_layer, "n_embd": config.n_embd, "block_size": config.block_size},
-            "slots": {"active": service.slots.active, "waiting": service.slots.waiting, "max_active": service.slots.max_active},
+            "slots": {
+                "active": service.slots.active,
+                "waiting": service.slots.waiting,
+                "max_active": service.slots.max_active,
+            },
             "auth": token is not None,
         }
 
     @app.post("/v1/chat", dependencies=authorized)
     async def chat(request: ChatRequest) -> ReplyResponse:
         """Rosie's whole reply to a message."""
-        reply = await service.areply(request.conversation_id, user_turn(request.message), sampling_for(request.sampling))
+        reply = await service.areply(
+            request.conversation_id, user_turn(request.message), sampling_for(request.sampling)
+        )
         return reply_response(request.conversation_id, reply)
 
     @app.post("/v1/chat/stream", dependencies=authorized)
@@ -240,7 +254,11 @@ def create_app(service: ChatService, *, limits: Limits | None = None, api_token:
         """How Rosie would feel about a message, without replying (nothing is recorded)."""
         turn = user_turn(request.message)
         reading = await asyncio.to_thread(service.preview_emotion, request.conversation_id, turn)
-        return EmotionResponse(conversation_id=request.conversation_id, emotion=reading.label, probabilities=reading.probabilities)
+        return EmotionResponse(
+            conversation_id=request.conversation_id,
+            emotion=reading.label,
+            probabilities=reading.probabilities,
+        )
 
     @app.get("/v1/conversations", dependencies=authorized)
     async def conversations() -> list[str]:
@@ -294,7 +312,9 @@ def create_app(service: ChatService, *, limits: Limits | None = None, api_token:
         """Answer one client frame; returns a frame that arrived while streaming, if any."""
         try:
             if len(frame.encode()) > limits.max_body_bytes:
-                raise RequestError(413, f"frame of {len(frame.encode())} bytes exceeds the limit of {limits.max_body_bytes}")
+                raise RequestError(
+                    413, f"frame of {len(frame.encode())} bytes exceeds the limit of {limits.max_body_bytes}"
+                )
             try:
                 request = WebSocketRequest.model_validate_json(frame)
             except ValidationError as exc:
@@ -305,7 +325,13 @@ def create_app(service: ChatService, *, limits: Limits | None = None, api_token:
             events = service.astream(request.conversation_id, turn, sampling_for(request.sampling))
             return await _relay(websocket, events)
         except (RequestError, PromptTooLongError, BusyError) as exc:
-            status = exc.status if isinstance(exc, RequestError) else 413 if isinstance(exc, PromptTooLongError) else 429
+            status = (
+                exc.status
+                if isinstance(exc, RequestError)
+                else 413
+                if isinstance(exc, PromptTooLongError)
+                else 429
+            )
             await websocket.send_json({"type": "error", "status": status, "detail": str(exc)})
             return None
 
@@ -320,7 +346,9 @@ def create_app(service: ChatService, *, limits: Limits | None = None, api_token:
                     if json.loads(listener.result()).get("type") == "cancel":
                         await websocket.send_json({"type": "cancelled"})
                         return None
-                    await websocket.send_json({"type": "error", "status": 409, "detail": "one reply at a time per socket"})
+                    await websocket.send_json(
+                        {"type": "error", "status": 409, "detail": "one reply at a time per socket"}
+                    )
                     listener = asyncio.ensure_future(websocket.receive_text())
                 await websocket.send_json(event_to_dict(event))
         if listener.done():
@@ -334,10 +362,14 @@ def create_app(service: ChatService, *, limits: Limits | None = None, api_token:
 
 
 def _too_large(size: int, limit: int) -> JSONResponse:
-    return JSONResponse({"detail": f"request body of {size} bytes exceeds the limit of {limit}"}, status_code=413)
+    return JSONResponse(
+        {"detail": f"request body of {size} bytes exceeds the limit of {limit}"}, status_code=413
+    )
 
 
-def serve(service: ChatService, *, host: str = "127.0.0.1", port: int = 8765, limits: Limits | None = None) -> None:
+def serve(
+    service: ChatService, *, host: str = "127.0.0.1", port: int = 8765, limits: Limits | None = None
+) -> None:
     """Run the API with uvicorn (blocking)."""
     import uvicorn
 

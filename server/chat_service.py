@@ -17,7 +17,15 @@ from pathlib import Path
 import torch
 
 from labeling.chat_format import Turn
-from model.engine import EmotionEvent, EmotionReading, Engine, GenerationEvent, GenerationSlots, Reply, TokenEvent
+from model.engine import (
+    EmotionEvent,
+    EmotionReading,
+    Engine,
+    GenerationEvent,
+    GenerationSlots,
+    Reply,
+    TokenEvent,
+)
 from model.history import Conversation, ConversationStore, StoredTurn, window_turns
 from model.sampling import SamplingConfig
 
@@ -77,7 +85,9 @@ class ChatService:
             ids = self.engine.tokenizer.encode_chat([t.turn for t in turns]).ids
             self.store.add_memory(conversation_id, self.engine.embed(list(ids)).numpy(), turns[-1].id)
 
-    def build_prompt(self, conversation: Conversation, turns: list[StoredTurn], sampling: SamplingConfig) -> Prompt:
+    def build_prompt(
+        self, conversation: Conversation, turns: list[StoredTurn], sampling: SamplingConfig
+    ) -> Prompt:
         """Window ``turns`` (oldest dropped first, system part kept) and add memory vectors."""
         budget = self.engine.prompt_budget(sampling)
         fixed = self.store.count_tokens(conversation.system_turn) + 1  # + <|rosie|>
@@ -111,7 +121,11 @@ class ChatService:
             self.store.append(conversation_id, user_turn)
             reply = None
             for event in self.engine.stream(
-                prompt.ids, sampling=sampling, persona_id=prompt.persona_id, memory=prompt.memory, cancel=cancel
+                prompt.ids,
+                sampling=sampling,
+                persona_id=prompt.persona_id,
+                memory=prompt.memory,
+                cancel=cancel,
             ):
                 if isinstance(event, Reply):
                     reply = event
@@ -159,7 +173,9 @@ class ChatService:
         finally:
             cancel.set()
 
-    async def areply(self, conversation_id: str, user_turn: Turn, sampling: SamplingConfig | None = None) -> Reply:
+    async def areply(
+        self, conversation_id: str, user_turn: Turn, sampling: SamplingConfig | None = None
+    ) -> Reply:
         async for event in self.astream(conversation_id, user_turn, sampling):
             if isinstance(event, Reply):
                 return event
@@ -186,7 +202,9 @@ class ChatService:
     def reset(self, conversation_id: str) -> int:
         """Start a new session; the finished one becomes a memory vector. Returns the new session."""
         unmemorized_after = self.store.last_memorized_turn_id(conversation_id)
-        self._memorize(conversation_id, [t for t in self.store.turns(conversation_id) if t.id > unmemorized_after])
+        self._memorize(
+            conversation_id, [t for t in self.store.turns(conversation_id) if t.id > unmemorized_after]
+        )
         return self.store.new_session(conversation_id)
 
 
