@@ -9,6 +9,7 @@ errors; a full house answers 429. The OpenAPI spec is at /openapi.json (docs at 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -28,6 +29,7 @@ from model.engine import BusyError, PromptTooLongError, Reply
 from model.sampling import SamplingConfig
 from server.chat_service import ChatService, event_to_dict
 
+ERROR_STATUS = {PromptTooLongError: 413, BusyError: 429}
 STATIC_DIR = Path(__file__).parent / "static"
 CONVERSATION_ID = Field(default="default", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")
 
@@ -299,17 +301,32 @@ def create_app(
             await websocket.close(code=1008, reason="missing or wrong token")
             return
         await websocket.accept()
-        try:
-            pending = await websocket.receive_text()
-            while pending is not None:
-                pending = await _serve_frame(websocket, pending)
-                if pending is None:
-                    pending = await websocket.receive_text()
-        except WebSocketDisconnect:
-            return
+        # One reader per socket feeds an inbox, so a frame that arrives mid-reply (a cancel, the
+        # next message) is never lost and a disconnect is noticed at the next token.
+        inbox: asyncio.Queue[str | None] = asyncio.Queue()
 
-    async def _serve_frame(websocket: WebSocket, frame: str) -> str | None:
-        """Answer one client frame; returns a frame that arrived while streaming, if any."""
+        async def read() -> None:
+            try:
+                while True:
+                    await inbox.put(await websocket.receive_text())
+            except WebSocketDisconnect:
+                await inbox.put(None)
+
+        reader = asyncio.create_task(read())
+        deferred: collections.deque[str] = collections.deque()
+        try:
+            while (frame := deferred.popleft() if deferred else await inbox.get()) is not None:
+                if not await _serve_frame(websocket, frame, inbox, deferred):
+                    break
+        except WebSocketDisconnect:
+            pass  # gone while we were sending; the generation was already cancelled
+        finally:
+            reader.cancel()
+
+    async def _serve_frame(
+        websocket: WebSocket, frame: str, inbox: asyncio.Queue[str | None], deferred: collections.deque[str]
+    ) -> bool:
+        """Answer one client frame; False when the client disconnected meanwhile."""
         try:
             if len(frame.encode()) > limits.max_body_bytes:
                 raise RequestError(
@@ -320,45 +337,34 @@ def create_app(
             except ValidationError as exc:
                 raise RequestError(422, f"bad request frame: {exc.errors()[0]['msg']}") from exc
             if request.type == "cancel":
-                return None  # nothing running
+                return True  # nothing running
             turn = user_turn(request.message, request.action if request.type == "action" else None)
             events = service.astream(request.conversation_id, turn, sampling_for(request.sampling))
-            return await _relay(websocket, events)
+            async with contextlib.aclosing(events):  # leaving early cancels the generation
+                async for event in events:
+                    while not inbox.empty():
+                        incoming = inbox.get_nowait()
+                        if incoming is None:
+                            return False
+                        if _is_cancel(incoming):
+                            await websocket.send_json({"type": "cancelled"})
+                            return True
+                        deferred.append(incoming)  # the next message waits for this reply
+                    await websocket.send_json(event_to_dict(event))
+            return True
         except (RequestError, PromptTooLongError, BusyError) as exc:
-            status = (
-                exc.status
-                if isinstance(exc, RequestError)
-                else 413
-                if isinstance(exc, PromptTooLongError)
-                else 429
-            )
+            status = exc.status if isinstance(exc, RequestError) else ERROR_STATUS[type(exc)]
             await websocket.send_json({"type": "error", "status": status, "detail": str(exc)})
-            return None
-
-    async def _relay(websocket: WebSocket, events) -> str | None:
-        """Forward events while listening for the client: a cancel or a disconnect stops generation."""
-        listener = asyncio.ensure_future(websocket.receive_text())
-        async with contextlib.aclosing(events):
-            async for event in events:
-                if listener.done():
-                    if listener.exception() is not None:  # disconnected: aclosing cancels the generation
-                        raise WebSocketDisconnect()
-                    if json.loads(listener.result()).get("type") == "cancel":
-                        await websocket.send_json({"type": "cancelled"})
-                        return None
-                    await websocket.send_json(
-                        {"type": "error", "status": 409, "detail": "one reply at a time per socket"}
-                    )
-                    listener = asyncio.ensure_future(websocket.receive_text())
-                await websocket.send_json(event_to_dict(event))
-        if listener.done():
-            if listener.exception() is not None:
-                raise WebSocketDisconnect()
-            return listener.result()
-        listener.cancel()
-        return None
+            return True
 
     return app
+
+
+def _is_cancel(frame: str) -> bool:
+    try:
+        return json.loads(frame).get("type") == "cancel"
+    except (ValueError, AttributeError):
+        return False
 
 
 def _too_large(size: int, limit: int) -> JSONResponse:
