@@ -97,6 +97,17 @@ def parameter_count_formula(config: ModelConfig) -> int:
     )
 
 
+def training_flops_per_token(config: ModelConfig, seq_len: int) -> int:
+    """Forward+backward FLOPs per token (PaLM appendix B / nanoGPT's MFU convention).
+
+    6 x the parameters every token multiplies through (blocks, LM head, emotion head; the memory path
+    is skipped when no memory is given) plus 12 * layers * hidden * seq_len for attention scores.
+    """
+    d = config.n_embd
+    matmul_params = config.n_layer * 12 * d * d + config.vocab_size * d + d * config.n_emotions
+    return 6 * matmul_params + 12 * config.n_layer * d * seq_len
+
+
 PRESETS: dict[str, ModelConfig] = {
     # seconds per step on a 2-core CPU; vocab matches the demo tokenizer
     "demo": ModelConfig(vocab_size=8192, block_size=256, n_layer=4, n_head=4, n_embd=256),
