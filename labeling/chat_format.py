@@ -17,8 +17,9 @@ prompt, not a target.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from labeling.emotions import EMOTIONS
 from labeling.special_tokens import (
@@ -95,3 +96,13 @@ def render(
 def to_text(segments: Sequence[Segment]) -> str:
     """Human-readable rendering (for logs and dataset cards), not for encoding."""
     return "".join(s.text for s in segments)
+
+
+def turns_to_json(turns: Sequence[Turn]) -> str:
+    """The datasets' ``turns`` column: a JSON list of ``{"role","text","emotion","action"}``."""
+    return json.dumps([asdict(turn) for turn in turns], ensure_ascii=False)
+
+
+def turns_from_json(data: str) -> list[Turn]:
+    """Inverse of :func:`turns_to_json`; each turn is validated again."""
+    return [Turn(**turn) for turn in json.loads(data)]

@@ -1,0 +1,243 @@
+"""RosieGPT: a decoder-only transformer with an emotion head, persona embeddings and memory attention.
+
+Shape of one forward pass (nanoGPT lineage)::
+
+    x = tok_emb(idx) + pos_emb(positions) + persona_emb(persona_ids)     # learned absolute positions
+    for block: x = x + attn(ln1(x))                                      # causal SDPA, KV cache aware
+               x = x + tanh(gate) * memory_attn(ln(x), memory)           # some blocks; gate starts at 0
+               x = x + mlp(ln2(x))                                       # GELU, 4x wide
+    h = ln_f(x); logits = h @ tok_emb.T (tied); emotion_logits = emotion_head(h)
+
+The emotion head runs at every position (one small matmul); a Rosie turn's emotion is read at its
+``<|rosie|>`` role token, which has seen the whole conversation so far (last-token pooling).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from model.config import ModelConfig
+
+
+@dataclass
+class ModelOutput:
+    logits: torch.Tensor  # [B, T, vocab]
+    emotion_logits: torch.Tensor  # [B, T, n_emotions]
+    loss: torch.Tensor | None = None  # masked LM cross-entropy when targets are given
+
+
+class KVCache:
+    """Pre-allocated keys/values for every layer, so incremental decoding never re-allocates."""
+
+    def __init__(self, config: ModelConfig, batch_size: int, max_len: int, *, dtype: torch.dtype,
+                 device: torch.device) -> None:
+        if max_len > config.block_size:
+            raise ValueError(f"max_len={max_len} exceeds the model's block_size={config.block_size}")
+        shape = (config.n_layer, batch_size, config.n_head, max_len, config.head_dim)
+        self.keys = torch.zeros(shape, dtype=dtype, device=device)
+        self.values = torch.zeros(shape, dtype=dtype, device=device)
+        self.length = 0  # tokens already cached (identical across layers between forward calls)
+
+    @property
+    def max_len(self) -> int:
+        return self.keys.shape[3]
+
+    @property
+    def batch_size(self) -> int:
+        return self.keys.shape[1]
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store the new tokens' k/v for ``layer``; return all cached k/v including them."""
+        end = self.length + k.shape[2]
+        if end > self.max_len:
+            raise ValueError(f"KV cache full: {end} tokens > max_len={self.max_len}")
+        self.keys[layer, :, :, self.length:end] = k
+        self.values[layer, :, :, self.length:end] = v
+        return self.keys[layer, :, :, :end], self.values[layer, :, :, :end]
+
+    def crop(self, length: int) -> None:
+        """Forget everything after ``length`` tokens (e.g. to rewind a rejected continuation)."""
+        if not 0 <= length <= self.length:
+            raise ValueError(f"cannot crop a cache of {self.length} tokens to {length}")
+        self.length = length
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.n_head = config.n_head
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd)
+        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        self.dropout = config.dropout
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, kv_cache: KVCache | None, layer: int) -> torch.Tensor:
+        batch, seq, width = x.shape
+        q, k, v = (t.view(batch, seq, self.n_head, -1).transpose(1, 2) for t in self.qkv(x).split(width, 2))
+        dropout_p = self.dropout if self.training else 0.0
+        if kv_cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
+        else:
+            past = kv_cache.length
+            k, v = kv_cache.update(layer, k, v)
+            # new token i sits at absolute position past+i and may see keys 0..past+i
+            mask = None
+            if seq > 1:
+                mask = torch.ones(seq, past + seq, dtype=torch.bool, device=x.device).tril(past)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        y = y.transpose(1, 2).contiguous().view(batch, seq, width)
+        return self.resid_dropout(self.proj(y))
+
+
+class MemoryCrossAttention(nn.Module):
+    """Gated attention from the sequence to external memory vectors (embeddings of past conversations).
+
+    The gate is a scalar initialised to 0 and applied as ``tanh(gate)``: a fresh model's output is
+    bit-for-bit the output without memory, and training opens the gate only as far as memory helps.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.n_head = config.n_head
+        self.ln = nn.LayerNorm(config.n_embd)
+        self.q = nn.Linear(config.n_embd, config.n_embd)
+        self.kv = nn.Linear(config.n_embd, 2 * config.n_embd)
+        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        self.gate = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor | None) -> torch.Tensor:
+        if memory is None:
+            return x
+        batch, seq, width = x.shape
+        q = self.q(self.ln(x)).view(batch, seq, self.n_head, -1).transpose(1, 2)
+        k, v = (t.view(batch, memory.shape[1], self.n_head, -1).transpose(1, 2)
+                for t in self.kv(memory).split(width, 2))
+        y = F.scaled_dot_product_attention(q, k, v)  # every position may read every memory slot
+        y = y.transpose(1, 2).contiguous().view(batch, seq, width)
+        return x + torch.tanh(self.gate) * self.proj(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd)
+        self.proj = nn.Linear(4 * config.n_embd, config.n_embd)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.proj(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    def __init__(self, config: ModelConfig, with_memory: bool) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(config.n_embd)
+        self.attn = CausalSelfAttention(config)
+        self.memory_attn = MemoryCrossAttention(config) if with_memory else None
+        self.ln2 = nn.LayerNorm(config.n_embd)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor | None, kv_cache: KVCache | None,
+                layer: int) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), kv_cache, layer)
+        if self.memory_attn is not None:
+            x = self.memory_attn(x, memory)
+        return x + self.mlp(self.ln2(x))
+
+
+class RosieGPT(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        memory_layers = set(config.memory_layers())
+        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
+        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
+        self.persona_emb = nn.Embedding(config.n_personas, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config, i in memory_layers) for i in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd)
+        self.emotion_head = nn.Linear(config.n_embd, config.n_emotions)
+        self.apply(self._init_weights)
+        # GPT-2: scale residual projections by 1/sqrt(2 * n_layer) so the residual stream stays O(1)
+        for name, param in self.named_parameters():
+            if name.endswith("proj.weight"):
+                nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def new_kv_cache(self, batch_size: int, max_len: int | None = None) -> KVCache:
+        weight = self.tok_emb.weight
+        return KVCache(self.config, batch_size, max_len or self.config.block_size,
+                       dtype=weight.dtype, device=weight.device)
+
+    def hidden_states(self, idx: torch.Tensor, *, persona_ids: torch.Tensor | None = None,
+                      memory: torch.Tensor | None = None, kv_cache: KVCache | None = None) -> torch.Tensor:
+        """Final (post-LayerNorm) hidden states [B, T, n_embd]; advances ``kv_cache`` by T."""
+        batch, seq = idx.shape
+        start = kv_cache.length if kv_cache is not None else 0
+        if start + seq > self.config.block_size:
+            raise ValueError(f"sequence of {start + seq} tokens exceeds block_size={self.config.block_size}")
+        if persona_ids is None:
+            persona_ids = torch.zeros(batch, dtype=torch.long, device=idx.device)  # persona 0 is Rosie
+        positions = torch.arange(start, start + seq, device=idx.device)
+        x = self.tok_emb(idx) + self.pos_emb(positions) + self.persona_emb(persona_ids)[:, None, :]
+        x = self.drop(x)
+        use_checkpointing = self.config.gradient_checkpointing and self.training and kv_cache is None
+        for layer, block in enumerate(self.blocks):
+            if use_checkpointing:
+                x = checkpoint(block, x, memory, None, layer, use_reentrant=False)
+            else:
+                x = block(x, memory, kv_cache, layer)
+        if kv_cache is not None:
+            kv_cache.length += seq
+        return self.ln_f(x)
+
+    def forward(self, idx: torch.Tensor, *, persona_ids: torch.Tensor | None = None,
+                memory: torch.Tensor | None = None, kv_cache: KVCache | None = None,
+                targets: torch.Tensor | None = None, loss_mask: torch.Tensor | None = None) -> ModelOutput:
+        """Logits for every position.
+
+        ``targets[b, t]`` is the token after ``idx[b, t]`` (-100 = ignore); ``loss_mask`` (same shape,
+        aligned with ``targets``) zeroes positions out of the loss.
+        """
+        h = self.hidden_states(idx, persona_ids=persona_ids, memory=memory, kv_cache=kv_cache)
+        logits = F.linear(h, self.tok_emb.weight)  # tied input/output embedding
+        emotion_logits = self.emotion_head(h)
+        loss = None
+        if targets is not None:
+            if loss_mask is not None:
+                targets = targets.masked_fill(loss_mask == 0, -100)
+            loss = masked_cross_entropy(logits, targets)
+        return ModelOutput(logits=logits, emotion_logits=emotion_logits, loss=loss)
+
+    def embed(self, idx: torch.Tensor, *, persona_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """One vector per sequence [B, n_embd]: the mean final hidden state (a memory of that text)."""
+        return self.hidden_states(idx, persona_ids=persona_ids).mean(dim=1)
+
+
+def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
+                         ignore_index: int = -100) -> torch.Tensor:
+    """Mean cross-entropy over non-ignored targets; exactly 0 (not NaN) when every target is ignored."""
+    flat_logits, flat_targets = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    if not (flat_targets != ignore_index).any():
+        return flat_logits.sum() * 0.0  # keeps the graph connected for backward
+    return F.cross_entropy(flat_logits, flat_targets, ignore_index=ignore_index)
+
+
+def emotion_loss(emotion_logits: torch.Tensor, emotion_targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the emotion head at labelled positions (``emotion_targets`` is -1 elsewhere)."""
+    return masked_cross_entropy(emotion_logits, emotion_targets, ignore_index=-1)

@@ -1,0 +1,165 @@
+"""Rosie's byte-level BPE tokenizer (HF ``tokenizers``), with the project's special tokens at ids 0..23.
+
+Two guarantees the rest of the system relies on:
+
+- user text never becomes a special token: ``encode_text`` runs with ``encode_special_tokens`` on,
+  so a typed ``<|rosie|>`` is split into ordinary byte-level pieces like any other text;
+- byte-level BPE without a normalizer is lossless: ``decode(encode_text(s)) == s`` for any Unicode.
+
+The saved folder (``tokenizer.json``, ``special_tokens_map.json``, ``tokenizer_config.json``) loads
+with ``tokenizers.Tokenizer.from_file`` and transformers' ``PreTrainedTokenizerFast``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from dedup.atomic import write_text_atomic
+from labeling.chat_format import Turn, render
+from labeling.emotions import EMOTION_TO_ID, EMOTIONS
+from labeling.special_tokens import END_OF_TEXT, PAD, SPECIAL_TOKENS, emotion_token, role_token
+
+DEFAULT_VOCAB_SIZE = 32_000
+TOKENIZER_FILE = "tokenizer.json"
+SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+
+_EMOTION_TOKEN_TO_ID = {emotion_token(e): EMOTION_TO_ID[e] for e in EMOTIONS}
+_ROSIE = role_token("rosie")
+
+
+@dataclass
+class EncodedChat:
+    """Token ids of a rendered conversation with per-token training targets.
+
+    ``loss_mask[i]`` is 1 where token i is a trained LM target (Rosie's emotion token, words and
+    ``<|end|>``); ``emotion_targets[i]`` is the emotion id at each Rosie turn's ``<|rosie|>``
+    token and -1 everywhere else.
+    """
+
+    ids: list[int] = field(default_factory=list)
+    loss_mask: list[int] = field(default_factory=list)
+    emotion_targets: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def extend(self, ids: Sequence[int], *, trained: bool, emotion_target: int = -1) -> None:
+        self.ids.extend(ids)
+        self.loss_mask.extend([int(trained)] * len(ids))
+        self.emotion_targets.extend([emotion_target] + [-1] * (len(ids) - 1) if ids else [])
+
+
+class RosieTokenizer:
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        _check_special_ids(tokenizer)
+        self._tokenizer = tokenizer
+        # A second handle on the same model that treats spelled-out special tokens as plain text.
+        self._text_tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self._text_tokenizer.encode_special_tokens = True
+
+    @classmethod
+    def train(cls, texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE, *,
+              min_frequency: int = 2) -> RosieTokenizer:
+        """Train byte-level BPE on ``texts``; the vocabulary may come out smaller on tiny corpora."""
+        floor = len(SPECIAL_TOKENS) + len(pre_tokenizers.ByteLevel.alphabet())
+        if vocab_size <= floor:
+            raise ValueError(f"vocab_size={vocab_size} must exceed {floor} (special tokens + 256 bytes)")
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=list(SPECIAL_TOKENS),  # first, so they take ids 0..N-1 in order
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte encodable
+            show_progress=False,
+        )
+        tokenizer.train_from_iterator(texts, trainer=trainer)
+        return cls(tokenizer)
+
+    # -- files ------------------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> Path:
+        directory = Path(directory)
+        write_text_atomic(self._tokenizer.to_str(), directory / TOKENIZER_FILE)
+        extra = [t for t in SPECIAL_TOKENS if t not in (END_OF_TEXT, PAD)]
+        special_map = {"eos_token": END_OF_TEXT, "pad_token": PAD, "additional_special_tokens": extra}
+        write_text_atomic(json.dumps(special_map, indent=2) + "\n", directory / SPECIAL_TOKENS_MAP_FILE)
+        config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": None,
+                  "clean_up_tokenization_spaces": False, **special_map}
+        write_text_atomic(json.dumps(config, indent=2) + "\n", directory / TOKENIZER_CONFIG_FILE)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> RosieTokenizer:
+        path = Path(directory) / TOKENIZER_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: materialize the rosie_tokenizer asset first")
+        return cls(Tokenizer.from_file(str(path)))
+
+    # -- encoding ---------------------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return self._tokenizer.get_vocab_size(with_added_tokens=True)
+
+    @property
+    def sha256(self) -> str:
+        """Content hash of the serialized tokenizer (for lineage manifests)."""
+        return hashlib.sha256(self._tokenizer.to_str().encode("utf-8")).hexdigest()
+
+    @property
+    def backend(self) -> Tokenizer:
+        """The underlying ``tokenizers.Tokenizer`` (special tokens recognised in text)."""
+        return self._tokenizer
+
+    def token_id(self, special: str) -> int:
+        if special not in SPECIAL_TOKENS:
+            raise ValueError(f"{special!r} is not a special token; expected one of {SPECIAL_TOKENS}")
+        return SPECIAL_TOKENS.index(special)
+
+    def encode_text(self, text: str) -> list[int]:
+        """Ordinary text to ids; never yields a special id, even for text spelling ``<|rosie|>``."""
+        return self._text_tokenizer.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """``encode_text`` for many texts at once (parallel in the Rust backend)."""
+        return [e.ids for e in self._text_tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    def decode(self, ids: Sequence[int], skip_special: bool = False) -> str:
+        return self._tokenizer.decode(list(ids), skip_special_tokens=skip_special)
+
+    def encode_chat(self, turns: Sequence[Turn | Mapping], add_generation_prompt: bool = False, *,
+                    end_of_text: bool = True) -> EncodedChat:
+        """Render turns with the shared chat template and encode them with per-token targets.
+
+        ``turns`` may be ``Turn`` objects or dicts with the same keys (the datasets' JSON form).
+        """
+        turns = [t if isinstance(t, Turn) else Turn(**t) for t in turns]
+        segments = render(turns, add_generation_prompt=add_generation_prompt, end_of_text=end_of_text)
+        encoded = EncodedChat()
+        for i, segment in enumerate(segments):
+            if not segment.special:
+                encoded.extend(self.encode_text(segment.text), trained=segment.trained)
+                continue
+            target = -1
+            if segment.text == _ROSIE and i + 1 < len(segments):
+                target = _EMOTION_TOKEN_TO_ID.get(segments[i + 1].text, -1)
+            encoded.extend([self.token_id(segment.text)], trained=segment.trained, emotion_target=target)
+        return encoded
+
+
+def _check_special_ids(tokenizer: Tokenizer) -> None:
+    for expected_id, token in enumerate(SPECIAL_TOKENS):
+        found = tokenizer.token_to_id(token)
+        if found != expected_id:
+            raise ValueError(
+                f"special token {token!r} has id {found}, expected {expected_id}: the tokenizer was "
+                "trained with another special-token set; retrain it (materialize rosie_tokenizer)"
+            )

@@ -1,0 +1,171 @@
+"""RosieGPT: shapes, causality, KV cache, persona, emotion head, memory gate, weights round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from model.config import PRESETS, ModelConfig, parameter_count_formula, parameter_table
+from model.gpt import RosieGPT, emotion_loss
+from model.tokenizer import RosieTokenizer
+from model.weights import load_model, load_weights, manifest_path, read_state_dict, save_weights
+
+TINY = ModelConfig(vocab_size=101, block_size=32, n_layer=2, n_head=2, n_embd=16, memory_every=2)
+
+
+def tiny_model(seed: int = 0, **overrides: object) -> RosieGPT:
+    torch.manual_seed(seed)
+    return RosieGPT(dataclasses.replace(TINY, **overrides)).eval()
+
+
+def tokens(batch: int = 2, seq: int = 12, seed: int = 1) -> torch.Tensor:
+    return torch.randint(0, TINY.vocab_size, (batch, seq), generator=torch.Generator().manual_seed(seed))
+
+
+def test_output_shapes_and_loss() -> None:
+    model, idx = tiny_model(), tokens()
+    out = model(idx, targets=idx)
+    assert out.logits.shape == (2, 12, TINY.vocab_size)
+    assert out.emotion_logits.shape == (2, 12, TINY.n_emotions) == (2, 12, 10)
+    assert out.loss is not None and out.loss.ndim == 0 and out.loss.item() > 0
+    assert model(idx).loss is None
+    assert model.embed(idx).shape == (2, TINY.n_embd)
+
+
+def test_loss_mask_selects_positions_and_all_masked_is_zero() -> None:
+    model, idx = tiny_model(), tokens()
+    mask = torch.zeros_like(idx)
+    mask[:, 3:6] = 1
+    expected = model(idx[:, :], targets=idx.masked_fill(mask == 0, -100)).loss
+    assert torch.allclose(model(idx, targets=idx, loss_mask=mask).loss, expected)
+    zero = model(idx, targets=idx, loss_mask=torch.zeros_like(idx)).loss
+    assert zero.item() == 0.0 and not torch.isnan(zero)
+    assert emotion_loss(model(idx).emotion_logits, torch.full_like(idx, -1)).item() == 0.0
+
+
+def test_causality_future_tokens_do_not_change_past_logits() -> None:
+    model, idx = tiny_model(), tokens()
+    changed = idx.clone()
+    changed[:, 7] = (changed[:, 7] + 1) % TINY.vocab_size
+    a, b = model(idx).logits, model(changed).logits
+    assert torch.allclose(a[:, :7], b[:, :7], atol=1e-6)
+    assert not torch.allclose(a[:, 7:], b[:, 7:])
+
+
+def test_kv_cache_matches_full_forward() -> None:
+    model, idx = tiny_model(), tokens(seq=14)
+    memory = torch.randn(2, 3, TINY.n_embd)
+    model.blocks[1].memory_attn.gate.data.fill_(0.7)  # exercise the memory path under the cache too
+    full = model(idx, persona_ids=torch.tensor([0, 2]), memory=memory).logits
+    cache = model.new_kv_cache(batch_size=2, max_len=20)
+    # a 5-token prompt, a 3-token chunk, then one token at a time
+    pieces = [idx[:, :5], idx[:, 5:8], *idx[:, 8:].split(1, dim=1)]
+    step_logits = [model(p, persona_ids=torch.tensor([0, 2]), memory=memory, kv_cache=cache).logits
+                   for p in pieces]
+    assert cache.length == 14
+    assert torch.allclose(torch.cat(step_logits, dim=1), full, atol=1e-5)
+    cache.crop(5)
+    assert torch.allclose(model(idx[:, 5:8], persona_ids=torch.tensor([0, 2]), memory=memory,
+                                kv_cache=cache).logits, full[:, 5:8], atol=1e-5)
+
+
+def test_sequence_limits_raise() -> None:
+    model = tiny_model()
+    with pytest.raises(ValueError, match="block_size"):
+        model(tokens(seq=TINY.block_size + 1))
+    cache = model.new_kv_cache(batch_size=2, max_len=4)
+    with pytest.raises(ValueError, match="KV cache full"):
+        model(tokens(seq=5), kv_cache=cache)
+
+
+def test_persona_embedding_changes_output_and_defaults_to_rosie() -> None:
+    model, idx = tiny_model(), tokens()
+    rosie = model(idx, persona_ids=torch.tensor([0, 0])).logits
+    assert torch.equal(model(idx).logits, rosie)
+    other = model(idx, persona_ids=torch.tensor([1, 1])).logits
+    assert not torch.allclose(rosie, other)
+
+
+def test_closed_memory_gate_is_identity() -> None:
+    model, idx = tiny_model(), tokens()
+    memory = torch.randn(2, 5, TINY.n_embd)
+    without = model(idx).logits
+    assert torch.equal(model(idx, memory=memory).logits, without)
+    # the same weights in a model built without any memory path give the identical output too
+    plain = tiny_model(memory=False)
+    missing, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
+    assert not missing and all("memory_attn" in k for k in unexpected)
+    assert torch.equal(plain(idx).logits, without)
+    model.blocks[1].memory_attn.gate.data.fill_(0.5)  # an open gate does read the memory
+    assert not torch.allclose(model(idx, memory=memory).logits, without)
+
+
+def test_gradient_checkpointing_gives_same_gradients() -> None:
+    idx = tokens()
+    grads = []
+    for checkpointing in (False, True):
+        model = tiny_model(gradient_checkpointing=checkpointing).train()
+        model(idx, targets=idx).loss.backward()
+        grads.append(model.tok_emb.weight.grad)
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+def test_every_preset_parameter_count_matches_formula() -> None:
+    no_memory = dataclasses.replace(TINY, memory=False)
+    for name, config in [*PRESETS.items(), ("tiny", TINY), ("no-memory", no_memory)]:
+        with torch.device("meta"):  # no memory, no init cost, even for 1B parameters
+            model = RosieGPT(config)
+        assert model.num_parameters() == parameter_count_formula(config), name
+    assert 4e6 < parameter_count_formula(PRESETS["demo"]) < 8e6
+    assert 100e6 < parameter_count_formula(PRESETS["gpt768"]) < 130e6
+    assert 450e6 < parameter_count_formula(PRESETS["500m"]) < 550e6
+    assert 0.9e9 < parameter_count_formula(PRESETS["1b"]) < 1.1e9
+    assert f"{parameter_count_formula(PRESETS['1b']):,}" in parameter_table()
+
+
+def test_config_json_round_trip_and_validation(tmp_path) -> None:
+    config = ModelConfig.from_preset("demo", dropout=0.1)
+    config.save_json(tmp_path / "config.json")
+    assert ModelConfig.load_json(tmp_path / "config.json") == config
+    with pytest.raises(ValueError, match="divisible"):
+        ModelConfig.from_preset("demo", n_head=3)
+    with pytest.raises(ValueError, match="unknown preset"):
+        ModelConfig.from_preset("huge")
+    (tmp_path / "bad.json").write_text(json.dumps({**config.to_dict(), "rope": True}))
+    with pytest.raises(ValueError, match="unknown config keys"):
+        ModelConfig.load_json(tmp_path / "bad.json")
+
+
+def test_save_load_round_trip_is_bitwise(tmp_path) -> None:
+    model, idx = tiny_model(seed=0), tokens()
+    path = save_weights(model, tmp_path / "weights" / "final.pth", manifest={"phase": "emotion"})
+    for file in (path, path.with_suffix(".safetensors")):
+        fresh = load_weights(tiny_model(seed=123), file)
+        for key, tensor in model.state_dict().items():
+            assert torch.equal(fresh.state_dict()[key], tensor), key
+        assert torch.equal(fresh(idx).logits, model(idx).logits)
+    assert set(read_state_dict(path)) == set(model.state_dict())
+    manifest = json.loads(manifest_path(path).read_text())
+    assert manifest["phase"] == "emotion" and len(manifest["sha256"]) == 64
+    assert manifest["parameters"] == parameter_count_formula(TINY)
+
+
+def test_load_model_from_model_dir(tmp_path) -> None:
+    model_dir = tmp_path / "rosie_model"
+    tokenizer = RosieTokenizer.train(["hello there, Rosie!"] * 20, vocab_size=300)
+    tokenizer.save(model_dir / "tokenizer")
+    config = dataclasses.replace(TINY, vocab_size=300)
+    config.save_json(model_dir / "config.json")
+    save_weights(tiny_model(vocab_size=300), model_dir / "weights" / "base.pth")
+    model, loaded_tokenizer, loaded_config = load_model(model_dir, weights="base")
+    assert loaded_config == config and not model.training
+    assert loaded_tokenizer.sha256 == tokenizer.sha256
+    assert torch.equal(model(tokens()).logits, tiny_model(vocab_size=300)(tokens()).logits)
+    with pytest.raises(FileNotFoundError, match="final.pth"):
+        load_model(model_dir)
+    TINY.save_json(model_dir / "config.json")  # a 101-token model cannot use a 293-token tokenizer
+    with pytest.raises(ValueError, match="different runs"):
+        load_model(model_dir, weights="base")
