@@ -92,7 +92,12 @@ STEP_BUILDERS = {"web": web_steps, "books": book_steps, "reddit": reddit_steps}
 
 
 def raw_shards(settings: Settings, source: str) -> list[Path]:
-    return sorted(settings.layer_dir(f"raw/{source}").glob("*.parquet"))
+    return sorted(settings.layer_dir(f"raw/{source}").rglob("*.parquet"))
+
+
+def layer_logs(settings: Settings, layer: str) -> Path:
+    """Where a layer's last run keeps its datatrove logs and per-task statistics."""
+    return settings.layer_dir(f"work/{layer}/logs")
 
 
 def swap_into_place(staging: Path, final: Path) -> None:
@@ -116,18 +121,20 @@ def clean_source(source: str, settings: Settings, config: CleanConfig) -> LayerS
     if not shards:
         raise FileNotFoundError(
             f"no raw shards in {settings.layer_dir(f'raw/{source}')}: materialize raw_{source} first "
-            f"(or `python -m dedup sample-raw` for the sample files)"
+            f"(`python -m dedup ingest` runs the ingest layer without Dagster)"
         )
     layer = f"clean_{source}"
     work = settings.layer_dir(f"work/{layer}")
     shutil.rmtree(work, ignore_errors=True)
     excluded = Exclusions(work / "excluded")
     pipeline = [
-        DocumentReader(str(settings.layer_dir(f"raw/{source}")), glob_pattern="*.parquet"),
+        DocumentReader(str(settings.layer_dir(f"raw/{source}"))),
         *STEP_BUILDERS[source](config, excluded),
         DocumentWriter(str(work / "output")),
     ]
-    stage = Stage(layer, pipeline, tasks=len(shards), logging_dir=work / "logs")
+    stage = Stage(
+        layer, pipeline, tasks=config.tasks_for(len(shards)), logging_dir=layer_logs(settings, layer)
+    )
     run_stages([stage], config)
     stats = read_stage_stats(layer, stage.logging_dir)
     swap_into_place(work / "output", settings.layer_dir(f"clean/{source}"))

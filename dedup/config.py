@@ -47,6 +47,8 @@ class CleanConfig:
     # execution
     executor: str = "local"
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # tasks a stage splits its input files into; None: one per worker (fewest task start-ups)
+    tasks: int | None = None
     slurm_partition: str = "cpu"
     slurm_time: str = "04:00:00"
     ray_address: str | None = None  # None: start (or join) a local Ray instance
@@ -54,6 +56,8 @@ class CleanConfig:
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+        if self.tasks is not None and self.tasks < 1:
+            raise ValueError(f"tasks must be >= 1, got {self.tasks}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         missing = set(SOURCES) - set(self.profanity_max_ratio)
@@ -70,6 +74,10 @@ class CleanConfig:
                 values[f.name] = _parse(raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def tasks_for(self, files: int) -> int:
+        """Tasks for a stage reading ``files`` shards: never more tasks than files."""
+        return max(1, min(files, self.tasks or self.workers))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -4,7 +4,7 @@ Stages (the same pipeline objects under every executor):
 
 1. exact signatures  reader → ExactDedupSignature (hash of the normalised text)
 2. exact duplicates  ExactFindDedups (one task)
-3. MinHash signatures  reader → ExactDedupFilter → MinhashDedupSignature
+3. MinHash signatures  reader → ExactDedupFilter → FastMinhashSignature (datatrove's, vectorised)
 4. MinHash buckets  MinhashDedupBuckets (one task per bucket)
 5. MinHash clusters  KeepFirstCluster (one task; earliest document survives)
 6. filter  reader → ExactDedupFilter → MinhashDedupFilter → Decontaminate → writer
@@ -24,7 +24,6 @@ from datatrove.pipeline.dedup import (
     ExactFindDedups,
     MinhashDedupBuckets,
     MinhashDedupFilter,
-    MinhashDedupSignature,
 )
 
 from dedup.cleaning import Exclusions, swap_into_place
@@ -32,7 +31,7 @@ from dedup.config import SOURCES, CleanConfig
 from dedup.decontaminate import Decontaminate
 from dedup.documents import DocumentReader, DocumentWriter
 from dedup.executors import Stage, run_stages
-from dedup.minhash import KeepFirstCluster, SpaceTokenizer, exact_config, minhash_config
+from dedup.minhash import FastMinhashSignature, KeepFirstCluster, exact_config, minhash_config
 from dedup.stats import LayerStats, StepStats, read_stage_stats
 from pipelines.settings import Settings
 
@@ -43,7 +42,7 @@ def clean_shards(settings: Settings) -> list[Path]:
 
 
 class _CleanReader(DocumentReader):
-    """All clean shards; one task per shard so ranks map to files one-to-one."""
+    """All clean shards, split over tasks by rank in a fixed file order (MinHash's file ids)."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(str(settings.layer_dir("clean")), glob_pattern="*/*.parquet")
@@ -52,7 +51,7 @@ class _CleanReader(DocumentReader):
 def dedup_stages(
     settings: Settings, config: CleanConfig, evaluation_texts: list[str], work: Path
 ) -> list[Stage]:
-    tasks = len(clean_shards(settings))
+    tasks = config.tasks_for(len(clean_shards(settings)))
     exact, minhash = exact_config(), minhash_config(config)
     excluded = Exclusions(work / "excluded")
     reader = lambda: _CleanReader(settings)  # noqa: E731 - a fresh reader per stage
@@ -74,7 +73,7 @@ def dedup_stages(
             [
                 reader(),
                 ExactDedupFilter(str(work / "exact/dups"), exact),
-                MinhashDedupSignature(str(work / "minhash/sigs"), minhash, language=SpaceTokenizer()),
+                FastMinhashSignature(str(work / "minhash/sigs"), minhash),
             ],
             tasks,
             work / "logs/3_minhash_signatures",
@@ -119,6 +118,10 @@ def dedup_stages(
     ]
 
 
+def _as_skipped(counter: str) -> str:
+    return "skipped" + counter.removeprefix("dropped") if counter.startswith("dropped") else counter
+
+
 def deduplicate(settings: Settings, config: CleanConfig, evaluation_texts: list[str]) -> LayerStats:
     """Runs all dedup stages over the clean layer and swaps ``deduped/`` into place."""
     if not clean_shards(settings):
@@ -135,6 +138,8 @@ def deduplicate(settings: Settings, config: CleanConfig, evaluation_texts: list[
         for step in read_stage_stats(stage.name, stage.logging_dir).steps:
             step.index = len(steps)
             step.name = f"{stage.name}: {step.name}"
+            if stage is not stages[-1]:  # stage 3 skips exact duplicates that stage 6 drops and counts
+                step.counters = {_as_skipped(k): v for k, v in step.counters.items()}
             steps.append(step)
     swap_into_place(work / "output", settings.layer_dir("deduped"))
     swap_into_place(work / "excluded", settings.layer_dir("excluded/deduped_corpus"))

@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+import re
 import struct
+import unicodedata
 
+import numpy as np
+import xxhash
 from datatrove.data import Document
 from datatrove.io import DataFolderLike, get_datafolder
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup import ExactDedupConfig
-from datatrove.pipeline.dedup.minhash import MinhashConfig
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 from datatrove.utils.binaryio import read_tuples_from_file
-from datatrove.utils.text import TextNormConfig, simplify_text
-from datatrove.utils.word_tokenizers import WordTokenizer
 
 from dedup.config import CleanConfig
 
-NORMALISATION = TextNormConfig()  # lower case, no punctuation, numbers as 0, single spaces
+_DIGITS = re.compile(r"\d+")
+_COMBINING_MARKS = re.compile(r"[\u0300-\u036f]")
+_WORD = re.compile(r"\w+")
+# Odd 64-bit multiplier for the polynomial n-gram hash (arithmetic wraps modulo 2**64).
+_NGRAM_BASE = np.uint64(0x9E3779B97F4A7C15)
+_WORD_CACHE_LIMIT = 500_000
+
+
+def normalised_words(text: str) -> list[str]:
+    """Lower case, diacritics and punctuation removed, digit runs as ``0``: what both dedups compare.
+
+    The same normalisation as datatrove's ``simplify_text``, written with C-level regex passes
+    instead of a per-character loop (about 10x faster on books).
+    """
+    text = _DIGITS.sub("0", text.lower())
+    if not text.isascii():
+        text = _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", text))
+    return _WORD.findall(text)
 
 
 def normalised_text(doc: Document) -> str:
-    """The text exact dedup hashes: case, punctuation, digits and spacing normalised away."""
-    return simplify_text(doc.text, NORMALISATION)
+    """The text exact dedup hashes (see :func:`normalised_words`)."""
+    return " ".join(normalised_words(doc.text))
 
 
 # datatrove picks the hash function from the getter's return annotation, which must be the type
@@ -40,18 +59,38 @@ def minhash_config(config: CleanConfig) -> MinhashConfig:
     )
 
 
-class SpaceTokenizer(WordTokenizer):
-    """Splits on spaces. MinHash tokenizes ``simplify_text`` output (already lower-cased, without
-    punctuation), where spaCy's English tokenizer gives the same words ~50x slower."""
+class FastMinhashSignature(MinhashDedupSignature):
+    """datatrove's MinHash stage 1 with vectorised shingling.
 
-    def word_tokenize(self, text: str) -> list[str]:
-        return text.split()
+    Words are hashed once each (xxh64, cached per distinct word) and every n-gram's hash is a
+    polynomial of its words' hashes computed with numpy, instead of one Python join and hash per
+    n-gram. The signature, bucketing and file format are datatrove's.
+    """
 
-    def sent_tokenize(self, text: str) -> list[str]:
-        return [text]
+    name = "🎯 MinHash stage 1 (vectorised shingles)"
 
-    def span_tokenize(self, text: str) -> list[tuple[int, int]]:
-        return [(0, len(text))]
+    def __init__(self, output_folder: DataFolderLike, config: MinhashConfig) -> None:
+        super().__init__(output_folder, config, language="en")
+        self._word_hashes: dict[str, int] = {}
+
+    def get_shingles(self, text: str) -> np.ndarray:
+        words = normalised_words(text)
+        n = self.config.n_grams
+        if len(words) < n:
+            return np.empty((0, 1), dtype=np.uint64)
+        cache = self._word_hashes
+        if len(cache) > _WORD_CACHE_LIMIT:
+            cache.clear()
+        hashes = np.fromiter(
+            (cache[w] if w in cache else cache.setdefault(w, xxhash.xxh64_intdigest(w)) for w in words),
+            dtype=np.uint64,
+            count=len(words),
+        )
+        count = len(words) - n + 1
+        shingles = hashes[:count].copy()
+        for k in range(1, n):
+            shingles = shingles * _NGRAM_BASE + hashes[k : k + count]
+        return shingles.reshape((-1, 1))
 
 
 class KeepFirstCluster(PipelineStep):

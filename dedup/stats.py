@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import duckdb
+
+# datatrove's dedup filters count drops without a reason: name it after the step.
+_STEP_REASONS = {"exact-deduplication": "exact_duplicate", "MinHash": "near_duplicate"}
+
+
+def _step_reason(step_name: str) -> str:
+    for marker, reason in _STEP_REASONS.items():
+        if marker in step_name:
+            return reason
+    return re.sub(r"\W+", "_", step_name.encode("ascii", "ignore").decode().strip().lower()).strip("_")
 
 
 @dataclass
@@ -29,9 +42,14 @@ class StepStats:
 
     @property
     def drop_reasons(self) -> dict[str, int]:
-        return {
+        """Drops by reason; drops a step did not attribute get the step's own reason."""
+        reasons = {
             k.removeprefix("dropped_"): int(v) for k, v in self.counters.items() if k.startswith("dropped_")
         }
+        unattributed = self.dropped - sum(reasons.values())
+        if unattributed > 0:
+            reasons[_step_reason(self.name)] = unattributed
+        return reasons
 
 
 @dataclass
@@ -102,3 +120,58 @@ def read_stage_stats(layer: str, logging_dir: Path) -> LayerStats:
             for key, value in step.get("stats", {}).items():
                 entry.counters[key] = entry.counters.get(key, 0) + _value(value)
     return LayerStats(layer, [merged[i] for i in sorted(merged)])
+
+
+def conservation_problems(stats: LayerStats, rows_in: int | None = None) -> list[str]:
+    """Walks the steps checking every document is accounted for; returns what does not add up.
+
+    Filters: in = kept + dropped, and the next step sees exactly what was kept. The book chunker
+    and thread builder change units (books -> chunks, comments -> paths); their own counters
+    balance instead. ``rows_in`` (rows of the input shards) must equal what the reader read plus
+    the empty rows it skipped.
+    """
+    problems: list[str] = []
+    if not stats.steps:
+        return ["no steps recorded"]
+    reader = stats.steps[0].counters
+    current = int(reader.get("documents", 0))
+    if rows_in is not None and rows_in != current + int(reader.get("empty_skipped", 0)):
+        problems.append(
+            f"{rows_in} input rows but the reader read {current} + {reader.get('empty_skipped', 0)} empty"
+        )
+    for step in stats.steps[1:]:
+        c = step.counters
+        seen = int(c.get("books", c.get("comments", c.get("total", 0))))
+        if seen != current:
+            problems.append(f"{step.name}: saw {seen} documents, the step before passed {current}")
+        if "books" in c:  # book chunker: books in, chunks out
+            current = int(c.get("chunks", 0))
+        elif "comments" in c:  # thread builder: comments in, paths out
+            used = (
+                c.get("comments_in_paths", 0) + c.get("dropped_no_reply", 0) + c.get("duplicate_comment", 0)
+            )
+            if int(used) != seen:
+                problems.append(f"{step.name}: {seen} comments, {int(used)} in paths or dropped")
+            current = int(c.get("paths", 0))
+        elif "forwarded" in c or "dropped" in c:  # a filter
+            if step.kept + step.dropped != seen:
+                problems.append(f"{step.name}: {seen} in != {step.kept} kept + {step.dropped} dropped")
+            current = step.kept
+    return problems
+
+
+STATS_TABLE_COLUMNS = (
+    "layer VARCHAR, step_index INTEGER, step VARCHAR, docs_in BIGINT, kept BIGINT, dropped BIGINT, "
+    "reason VARCHAR, count BIGINT, seconds DOUBLE, recorded_at TIMESTAMPTZ DEFAULT current_timestamp"
+)
+
+
+def record_stats(con: duckdb.DuckDBPyConnection, table: str, stats: LayerStats) -> None:
+    """Replaces ``stats.layer``'s rows in ``table`` (``filter_stats`` or ``dedup_stats``)."""
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({STATS_TABLE_COLUMNS})')
+    con.execute(f'DELETE FROM "{table}" WHERE layer = ?', [stats.layer])
+    columns = ("layer", "step_index", "step", "docs_in", "kept", "dropped", "reason", "count", "seconds")
+    con.executemany(
+        f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({", ".join("?" for _ in columns)})',
+        [[row[c] for c in columns] for row in stats.rows()],
+    )

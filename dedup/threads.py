@@ -34,7 +34,7 @@ def reddit_id(value: object) -> str | None:
 
 
 def comment_id(doc: Document) -> str:
-    for key in ("name", "comment_id", "reddit_id", "id"):
+    for key in ("name", "sentence_id", "comment_id", "id"):
         if doc.metadata.get(key):
             return reddit_id(doc.metadata[key])
     return doc.id.rsplit("#", 1)[-1]
@@ -139,37 +139,41 @@ class ThreadBuilder(PipelineStep):
 
         writer = self.exclusion_writer or contextlib.nullcontext()
         with writer as excluded:
-            for chain in self._chains(roots, children):
-                turns = [_turn(nodes[k]) for k in chain]
+            for context, own in self._chains(roots, children):
+                turns = [_turn(nodes[k]) for k in ([context] if context else []) + own]
+                question = nodes[own[0]].metadata.get("parent_text")
+                if context is None and question:  # a reply pair whose question is no record of its own
+                    turns.insert(0, {"id": nodes[own[0]].metadata.get("parent_id"), "text": question})
                 if len(turns) < self.min_turns:
                     self.stat_update("dropped_no_reply")
                     if self.exclusion_writer:
-                        lone = nodes[chain[-1]]
+                        lone = nodes[own[-1]]
                         lone.metadata["filter_reason"] = "no_reply"
                         excluded.write(lone, rank)
                     continue
-                yield self._path_document(chain, turns, nodes)
+                self.stat_update("comments_in_paths", value=len(own))
+                yield self._path_document(own, turns, nodes)
 
     @staticmethod
-    def _chains(roots: list[str], children: dict[str, list[str]]) -> list[list[str]]:
-        """Each chain: optional context parent, then its own comments following the best reply."""
+    def _chains(roots: list[str], children: dict[str, list[str]]) -> list[tuple[str | None, list[str]]]:
+        """(context parent or None, own comments following the best reply) for every chain."""
         chains = []
-        starts = [(None, root) for root in sorted(roots)]
+        starts: list[tuple[str | None, str]] = [(None, root) for root in sorted(roots)]
         while starts:
-            context, node = starts.pop(0)
-            chain = [context] if context else []
+            context, node = starts.pop()
+            own = []
             while node is not None:
-                chain.append(node)
+                own.append(node)
                 replies = children.get(node, [])
                 starts.extend((node, other) for other in replies[1:])
                 node = replies[0] if replies else None
-            chains.append(chain)
+            chains.append((context, own))
         return chains
 
-    def _path_document(self, chain: list[str], turns: list[dict], nodes: dict[str, Document]) -> Document:
+    def _path_document(self, own: list[str], turns: list[dict], nodes: dict[str, Document]) -> Document:
         self.stat_update("paths")
         self.stat_update("turns", value=len(turns))
-        head = nodes[chain[0]]
+        head = nodes[own[0]]
         metadata = {
             key: head.metadata.get(key)
             for key in (
@@ -186,6 +190,6 @@ class ThreadBuilder(PipelineStep):
         metadata.update(
             turns=json.dumps(turns, ensure_ascii=False),
             n_turns=len(turns),
-            root_id=chain[0],
+            comment_ids=json.dumps(own),
         )
-        return Document(text=render_dialogue(turns), id=f"{head.id}>{chain[-1]}", metadata=metadata)
+        return Document(text=render_dialogue(turns), id=f"{head.id}>{own[-1]}", metadata=metadata)

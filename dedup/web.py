@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tarfile
 from pathlib import Path
 
@@ -20,18 +21,22 @@ from huggingface_hub import cached_assets_path
 
 from dedup.atomic import atomic_path
 
+_MARKUP = re.compile(r"<\s*(!doctype|html|head|body|div|p|span|a|table|meta|script|title)\b", re.I)
+_SNIFF_CHARS = 10_000
+
 
 def html_payload(doc: Document) -> str | None:
     """The raw HTML of a web record, or None when the record already holds plain text.
 
-    Ingest keeps the HTML either in the metadata (``html``) or as the text itself, with the HTTP
-    content type in the metadata; JSONL documents and WET records are already text.
+    Ingest keeps a WARC response's HTML as the text, with the HTTP content type in the metadata.
+    Records typed ``text/html`` whose text carries no markup (Common Crawl JSONL documents keep
+    their page's content type but were extracted upstream) are plain text too.
     """
     for key in ("html", "raw_html"):
         if doc.metadata.get(key):
             return doc.metadata[key]
-    content_type = str(doc.metadata.get("content_type") or doc.metadata.get("content-type") or "").lower()
-    if "html" in content_type:
+    content_type = str(doc.metadata.get("content_type") or "").lower()
+    if "html" in content_type and _MARKUP.search(doc.text[:_SNIFF_CHARS]):
         return doc.text
     return None
 
