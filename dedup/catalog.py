@@ -1,10 +1,11 @@
 """The DuckDB catalog: one view per layer over its Parquet shards, plus per-file statistics tables.
 
 Views are defined over ``read_parquet('<layer dir>/**/*.parquet')``, so they always show the shards
-on disk; re-creating them is cheap and every layer's asset does it after writing. Example::
+on disk; re-creating them is cheap and every layer's asset does it after writing. Examples::
 
-    SELECT source, count(*) AS documents, count(DISTINCT input_sha256) AS input_files
-    FROM raw_web GROUP BY source;
+    SELECT source, sum(records_in), sum(kept), sum(skipped_total), sum(quarantined_total)
+    FROM ingest_stats GROUP BY source;
+    SELECT source_file, input_sha256, count(*) AS documents FROM raw_web GROUP BY ALL;
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ _INGEST_STATS = """
 CREATE TABLE IF NOT EXISTS ingest_stats (
     source VARCHAR, source_file VARCHAR PRIMARY KEY, format VARCHAR, input_sha256 VARCHAR,
     input_bytes BIGINT, shard VARCHAR, shard_bytes BIGINT, quarantine_file VARCHAR,
-    records_in BIGINT, kept BIGINT, skipped JSON, quarantined JSON, replaced_bytes BIGINT,
+    records_in BIGINT, kept BIGINT, skipped JSON, quarantined JSON, skipped_total BIGINT,
+    quarantined_total BIGINT, replaced_bytes BIGINT,
     seconds DOUBLE, ingested_at TIMESTAMPTZ DEFAULT current_timestamp
 )
 """

@@ -53,6 +53,8 @@ class IngestResult:
         row = asdict(self)
         row["skipped"] = orjson.dumps(self.skipped).decode()
         row["quarantined"] = orjson.dumps(self.quarantined).decode()
+        row["skipped_total"] = sum(self.skipped.values())
+        row["quarantined_total"] = sum(self.quarantined.values())
         return row
 
 
