@@ -154,8 +154,8 @@ def chunk_paragraphs(
     current: list[str] = []
     size = 0
     for paragraph in paragraphs:
+        size += len(paragraph) + (2 if current else 0)  # the joined chunk's length
         current.append(paragraph)
-        size += len(paragraph) + 2
         if size >= max_chars or (size >= min_chars and _paragraph_fingerprint(paragraph) % divisor == 0):
             chunks.append(current)
             current, size = [], 0
