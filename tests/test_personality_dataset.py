@@ -100,9 +100,11 @@ def test_splits_are_disjoint_and_sized(build):
 
 
 def test_diversity_report(build):
-    assert build.diversity["distinct_1"] < build.diversity["distinct_2"] < build.diversity["distinct_3"]
-    assert build.diversity["distinct_2"] > 0.1
-    assert build.diversity["near_duplicate_share"] < 0.1
+    overall = build.diversity["all"]
+    assert overall["distinct_1"] < overall["distinct_2"] < overall["distinct_3"]
+    assert overall["distinct_2"] > 0.1
+    assert all(kind["near_duplicate_share"] < 0.1 for kind in build.diversity.values())
+    assert build.diversity["templated"]["distinct_3"] < build.diversity["restyled"]["distinct_3"]
 
 
 def test_deterministic_and_noncommercial_switch():
