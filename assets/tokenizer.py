@@ -16,6 +16,7 @@ from dagster import (
     asset_check,
 )
 from pydantic import Field
+from tqdm import tqdm
 
 from dedup.atomic import write_parquet_atomic
 from dedup.schema import QUARANTINE_SCHEMA
@@ -59,7 +60,10 @@ def rosie_tokenizer(
         source = f"raw sample books ({empty} is empty: pretrain_corpus not materialized)"
         context.log.warning(f"training the tokenizer on {source}")
         texts = sample_corpus(settings.data_root, stats)
-    tokenizer = RosieTokenizer.train(texts, vocab_size, min_frequency=config.min_frequency)
+    texts = tqdm(texts, desc="tokenizer corpus", unit="text", mininterval=5)
+    tokenizer = RosieTokenizer.train(
+        texts, vocab_size, min_frequency=config.min_frequency, show_progress=True
+    )
     out_dir = tokenizer.save(settings.model_dir / TOKENIZER_DIR)
     quarantine_file = None
     if stats.quarantine_rows:
