@@ -3,6 +3,8 @@
 Thin: the text gathering lives in ``model.tokenizer_corpus``, training in ``model.tokenizer``.
 """
 
+import itertools
+
 import pyarrow as pa
 from dagster import (
     AssetCheckResult,
@@ -26,8 +28,10 @@ from model.tokenizer import RosieTokenizer
 from model.tokenizer_corpus import (
     CorpusStats,
     bytes_per_token,
-    corpus_texts,
+    dataset_texts,
+    dataset_train_file,
     pretrain_files,
+    pretrain_texts,
     sample_corpus,
 )
 from model.weights import TOKENIZER_DIR
@@ -53,13 +57,15 @@ def rosie_tokenizer(
     vocab_size = config.vocab_size or ModelConfig.from_preset(settings.preset).vocab_size
     stats = CorpusStats()
     if pretrain_files(settings):
-        source = "pretrain corpus + dataset train splits"
-        texts = corpus_texts(settings, stats)
+        source, base = "pretrain corpus", pretrain_texts(settings, stats)
     else:
         empty = settings.layer_dir("pretrain")
         source = f"raw sample books ({empty} is empty: pretrain_corpus not materialized)"
         context.log.warning(f"training the tokenizer on {source}")
-        texts = sample_corpus(settings.data_root, stats)
+        base = sample_corpus(settings.data_root, stats)
+    datasets = [name for name in ("personality", "emotion") if dataset_train_file(settings, name).exists()]
+    source += f" + dataset train splits: {', '.join(datasets) or 'none materialized yet'}"
+    texts = itertools.chain(base, dataset_texts(settings, stats))
     texts = tqdm(texts, desc="tokenizer corpus", unit="text", mininterval=5)
     tokenizer = RosieTokenizer.train(
         texts, vocab_size, min_frequency=config.min_frequency, show_progress=True

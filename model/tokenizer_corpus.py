@@ -92,10 +92,14 @@ def _turn_texts(turns_json: str) -> list[str]:
     return [t["text"] for t in json.loads(turns_json) if t.get("text")]
 
 
-def corpus_texts(settings: Settings, stats: CorpusStats) -> Iterator[str]:
-    """Training texts from the pretraining corpus and both datasets' train splits (streamed)."""
+def pretrain_texts(settings: Settings, stats: CorpusStats) -> Iterator[str]:
+    """Texts of the pretraining corpus shards (streamed)."""
     for path in pretrain_files(settings):
         yield from _texts(path, "text", "pretrain", stats)
+
+
+def dataset_texts(settings: Settings, stats: CorpusStats) -> Iterator[str]:
+    """Turn texts of the personality dataset and texts of the emotion dataset, train splits only."""
     personality = dataset_train_file(settings, "personality")
     if personality.exists():
         for position, turns_json in _parquet_values(personality, "turns", "personality", stats):

@@ -36,6 +36,7 @@ def test_asset_falls_back_to_sample_books_before_the_corpus_exists(settings: Set
     assert result.success
     meta = _metadata(result)
     assert meta["training_source"].startswith("raw sample books")
+    assert meta["training_source"].endswith("dataset train splits: none materialized yet")
     assert meta["vocab_size"] == 600 and meta["documents"]["sample_books"] > 1000
     assert meta["records_in"] == meta["documents"]["sample_books"] and meta["quarantined"] == 0
     assert 1.8 < meta["held_out_bytes_per_token"] < 5.0  # 600 tokens: ~2.2
@@ -60,7 +61,7 @@ def test_asset_trains_on_corpus_and_dataset_train_splits(settings: Settings) -> 
                          settings.layer_dir("datasets/emotion") / "train.parquet")
     result = _materialize(settings, vocab_size=400)
     meta = _metadata(result)
-    assert meta["training_source"] == "pretrain corpus + dataset train splits"
+    assert meta["training_source"] == "pretrain corpus + dataset train splits: personality, emotion"
     assert meta["documents"] == {"pretrain": 300, "personality": 4, "emotion": 2}
     assert meta["quarantined"] == 1 and meta["filtered"] == {"personality: empty turns": 1}
     assert meta["records_in"] == 300 + 4 + 2  # rows; the 2 good conversations give 4 turn texts
