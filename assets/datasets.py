@@ -105,7 +105,8 @@ def personality_dataset(
         metadata={
             **metadata,
             **build.stats,
-            **{f"diversity_{k}": v for k, v in build.diversity.items()},
+            **{f"diversity_{k}": v for k, v in build.diversity["all"].items()},
+            "diversity_by_kind": build.diversity,
             "exclude_noncommercial": config.exclude_noncommercial,
             "dataset_card": MetadataValue.md(
                 personality_card(build.stats, metadata["split_sizes"], build.diversity)
