@@ -17,6 +17,7 @@ prompt, not a target.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -95,3 +96,14 @@ def render(
 def to_text(segments: Sequence[Segment]) -> str:
     """Human-readable rendering (for logs and dataset cards), not for encoding."""
     return "".join(s.text for s in segments)
+
+
+def turns_to_json(turns: Sequence[Turn]) -> str:
+    """The datasets' ``turns`` column: a JSON list of ``{"role","text","emotion","action"}``."""
+    fields = ("role", "text", "emotion", "action")
+    return json.dumps([{name: getattr(turn, name) for name in fields} for turn in turns], ensure_ascii=False)
+
+
+def turns_from_json(data: str) -> list[Turn]:
+    """Inverse of :func:`turns_to_json`; each turn is validated again."""
+    return [Turn(**turn) for turn in json.loads(data)]

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from dedup.atomic import write_text_atomic
 from labeling.emotions import EMOTIONS
 
 
@@ -64,8 +65,6 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     def save_json(self, path: str | os.PathLike) -> Path:
-        from dedup.atomic import write_text_atomic
-
         return write_text_atomic(json.dumps(self.to_dict(), indent=2) + "\n", path)
 
     @classmethod
@@ -95,6 +94,17 @@ def parameter_count_formula(config: ModelConfig) -> int:
         + layer_norm  # final LayerNorm
         + emotion_head
     )
+
+
+def training_flops_per_token(config: ModelConfig, seq_len: int) -> int:
+    """Forward+backward FLOPs per token (PaLM appendix B / nanoGPT's MFU convention).
+
+    6 x the parameters every token multiplies through (blocks, LM head, emotion head; the memory path
+    is skipped when no memory is given) plus 12 * layers * hidden * seq_len for attention scores.
+    """
+    d = config.n_embd
+    matmul_params = config.n_layer * 12 * d * d + config.vocab_size * d + d * config.n_emotions
+    return 6 * matmul_params + 12 * config.n_layer * d * seq_len
 
 
 PRESETS: dict[str, ModelConfig] = {

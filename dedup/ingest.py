@@ -1,0 +1,214 @@
+"""Raw ingestion: one input file in, one Parquet shard (DOCUMENT_SCHEMA) and its quarantine out.
+
+Runnable without Dagster (``assets/ingest.py`` is a thin wrapper). The input is read once, through
+fsspec, so the data root can be a local folder or an object store; its sha256 is computed on the
+way and stored in every row for lineage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import fsspec
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dedup.atomic import atomic_path
+from dedup.readers import SOURCES, Document, Quarantined, Skipped, inflate_chunks, reader_for
+from dedup.schema import DOCUMENT_SCHEMA, QUARANTINE_SCHEMA, text_hash
+from pipelines.settings import Settings
+
+BATCH_ROWS = 2000  # rows buffered before a Parquet row group is written: bounds memory on huge files
+
+
+@dataclass
+class IngestResult:
+    """What one file produced; ``records_in == kept + sum(skipped) + sum(quarantined)``."""
+
+    source: str
+    source_file: str
+    format: str
+    input_sha256: str
+    input_bytes: int
+    shard: str
+    shard_bytes: int
+    quarantine_file: str | None
+    records_in: int = 0
+    kept: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)
+    replaced_bytes: int = 0  # invalid bytes replaced by U+FFFD in kept documents
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return self.records_in == self.kept + sum(self.skipped.values()) + sum(self.quarantined.values())
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        row["skipped"] = orjson.dumps(self.skipped).decode()
+        row["quarantined"] = orjson.dumps(self.quarantined).decode()
+        row["skipped_total"] = sum(self.skipped.values())
+        row["quarantined_total"] = sum(self.quarantined.values())
+        return row
+
+
+def discover(data_root: str) -> dict[str, list[str]]:
+    """Every ingestible file under the data root, by source, as sorted paths relative to the root."""
+    fs, root = fsspec.core.url_to_fs(data_root)
+    root = root.rstrip("/")
+    found: dict[str, list[str]] = {source: [] for source in SOURCES}
+    for source in SOURCES:
+        if not fs.exists(f"{root}/{source}"):
+            continue
+        for path in fs.find(f"{root}/{source}"):
+            relative = path[len(root) + 1 :]
+            reader = reader_for(relative)
+            if reader is not None:
+                found[source].append(relative)
+    return {source: sorted(paths) for source, paths in found.items()}
+
+
+def shard_path(settings: Settings, source_file: str) -> Path:
+    """``raw/<source>/<path under the source folder>.parquet``."""
+    source, _, rest = source_file.partition("/")
+    return settings.layer_dir(f"raw/{source}") / f"{rest}.parquet"
+
+
+def quarantine_path(settings: Settings, source_file: str) -> Path:
+    source, _, rest = source_file.partition("/")
+    return settings.layer_dir(f"quarantine/raw/{source}") / f"{rest}.parquet"
+
+
+def file_sha256(url: str) -> tuple[str, int]:
+    """(sha256, size) of a file at any fsspec URL, streamed."""
+    digest = hashlib.sha256()
+    size = 0
+    with fsspec.open(url, "rb") as raw:
+        while chunk := raw.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class _ShardWriter:
+    """Buffers rows and writes Parquet row groups to a temporary file (renamed by ``atomic_path``)."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self._writer = pq.ParquetWriter(path, schema, compression="zstd")
+        self._schema = schema
+        self._rows: list[dict] = []
+
+    def add(self, row: dict) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self._schema))
+            self._rows = []
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
+
+
+def ingest_file(settings: Settings, source_file: str) -> IngestResult:
+    """Read ``source_file`` (relative to the data root) into its raw shard and quarantine file."""
+    reader = reader_for(source_file)
+    if reader is None:
+        raise ValueError(
+            f"{source_file}: no reader for this path; raw inputs live under web/ (WARC, WET, JSONL), "
+            "books/ (.txt) or reddit/ (.json, .jsonl), optionally gzipped"
+        )
+    started = time.perf_counter()
+    url = f"{settings.data_root}/{source_file}"
+    # Hashed in a first pass: every row carries the input's sha256, and rows are written as they come.
+    input_sha256, input_bytes = file_sha256(url)
+    shard = shard_path(settings, source_file)
+    quarantine = quarantine_path(settings, source_file)
+    skipped: Counter[str] = Counter()
+    quarantined: Counter[str] = Counter()
+    kept = replaced = 0
+    bad: list[Quarantined] = []
+    if input_bytes == 0:
+        quarantined["empty_file"] += 1
+        bad.append(Quarantined.of("file", "empty_file", "the input file has no bytes"))
+    with atomic_path(shard) as tmp, fsspec.open(url, "rb") as raw:
+        writer = _ShardWriter(tmp, DOCUMENT_SCHEMA)
+        events = reader.read(inflate_chunks(raw)) if input_bytes else iter(())
+        for event in events:
+            if isinstance(event, Document) and not event.text.strip():
+                event = Skipped("empty_text")
+            if isinstance(event, Document):
+                kept += 1
+                replaced += event.replaced_bytes
+                writer.add(_document_row(event, reader.source, source_file, input_sha256))
+            elif isinstance(event, Skipped):
+                skipped[event.reason] += 1
+            else:
+                quarantined[event.reason] += 1
+                bad.append(event)
+        writer.close()
+    _write_quarantine(quarantine, bad, reader.source, source_file, input_sha256)
+    return IngestResult(
+        source=reader.source,
+        source_file=source_file,
+        format=reader.format,
+        input_sha256=input_sha256,
+        input_bytes=input_bytes,
+        shard=str(shard),
+        shard_bytes=shard.stat().st_size,
+        quarantine_file=str(quarantine) if bad else None,
+        records_in=kept + sum(skipped.values()) + sum(quarantined.values()),
+        kept=kept,
+        skipped=dict(skipped),
+        quarantined=dict(quarantined),
+        replaced_bytes=replaced,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _document_row(document: Document, source: str, source_file: str, input_sha256: str) -> dict:
+    metadata = {k: v for k, v in document.metadata.items() if v is not None}
+    if document.replaced_bytes:
+        metadata["replaced_bytes"] = document.replaced_bytes
+    return {
+        "id": f"{source}/{source_file}#{document.key}",
+        "source": source,
+        "source_file": source_file,
+        "url": document.url,
+        "title": document.title,
+        "text": document.text,
+        "created": document.created,
+        "metadata": orjson.dumps(metadata, default=str).decode(),
+        "content_hash": text_hash(document.text),
+        "input_sha256": input_sha256,
+    }
+
+
+def _write_quarantine(path: Path, bad: list[Quarantined], source: str, source_file: str, sha256: str) -> None:
+    """The quarantine file holds one row per bad record; a clean re-run removes a stale one."""
+    if not bad:
+        path.unlink(missing_ok=True)
+        return
+    rows = [
+        {
+            "source": source,
+            "source_file": source_file,
+            "position": q.position,
+            "reason": q.reason,
+            "detail": q.detail,
+            "raw": q.raw,
+            "input_sha256": sha256,
+        }
+        for q in bad
+    ]
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA), tmp, compression="zstd")

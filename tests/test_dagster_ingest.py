@@ -1,0 +1,133 @@
+"""The ingest group through Dagster: real (ephemeral) instance, real files, real DuckDB catalog."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from assets.ingest import raw_books, raw_reddit, raw_web
+from pipelines.data_refresh import SOURCE_FILES, new_source_files
+from pipelines.resources import CatalogResource, StorageResource
+
+SUBSET = [
+    "web/warcio/example.warc.gz",
+    "web/whirlwind_cc/whirlwind.warc.wet.gz",
+    "web/dolma_cc_en_head/cc_en_head-0091.jsonl.gz",
+    "books/nltk_gutenberg/blake-poems.txt",
+    "books/gutenberg_full/books__pg7256.txt",
+    "reddit/leahrnh_reddit_pairs_2015-03-21/weather_2015-03-21.json",
+]
+
+
+@pytest.fixture
+def small_root(tmp_path: Path, data_root: Path) -> Path:
+    """A data root holding links to a few real sample files (one per format)."""
+    root = tmp_path / "data"
+    for relative in SUBSET:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).symlink_to(data_root / relative)
+    return root
+
+
+def resources(root: Path, tmp_path: Path) -> dict:
+    artifacts = tmp_path / "artifacts"
+    return {
+        "storage": StorageResource(
+            data_root=str(root), artifacts_dir=str(artifacts), model_dir=str(tmp_path / "m")
+        ),
+        "catalog": CatalogResource(path=str(artifacts / "catalog.duckdb")),
+    }
+
+
+def test_unpartitioned_materialization_ingests_every_file(small_root, tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [raw_web, raw_books, raw_reddit], instance=instance, resources=resources(small_root, tmp_path)
+    )
+    assert result.success
+    assert sorted(instance.get_dynamic_partitions(SOURCE_FILES.name)) == sorted(SUBSET)
+    assert instance.get_materialized_partitions(dg.AssetKey("raw_web")) == {
+        p for p in SUBSET if p.startswith("web/")
+    }
+
+    web = result.asset_materializations_for_node("raw_web")
+    summary = next(m for m in web if m.partition is None).metadata
+    assert summary["files"].value == 3 and summary["documents"].value == 1 + 1 + 10
+    assert summary["quarantined_total"].value == 0 and len(summary["input_sha256"].value) == 64
+    per_file = {m.partition: m.metadata for m in web if m.partition}
+    wet = per_file["web/whirlwind_cc/whirlwind.warc.wet.gz"]
+    assert wet["documents"].value == 1 and wet["bytes"].value > 0
+    assert wet["input_sha256"].value == "b2f1db3943b2bfbb34ad807c36e5eff315cc28efd474edf5a91cbb4962a1deef"
+
+    with duckdb.connect(str(tmp_path / "artifacts" / "catalog.duckdb"), read_only=True) as con:
+        counts = dict(con.execute("SELECT source, count(*) FROM raw_books GROUP BY source").fetchall())
+        assert counts == {"books": 2}
+        assert con.execute("SELECT count(*) FROM raw_reddit").fetchone()[0] == 50
+        stats = con.execute(
+            "SELECT sum(records_in), sum(kept) FROM ingest_stats WHERE source = 'web'"
+        ).fetchone()
+        assert stats == (2 + 6 + 10, 12)
+
+
+def test_one_partition_ingests_one_file(small_root, tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    key = "books/nltk_gutenberg/blake-poems.txt"
+    instance.add_dynamic_partitions(SOURCE_FILES.name, [key])
+    result = dg.materialize(
+        [raw_books], partition_key=key, instance=instance, resources=resources(small_root, tmp_path)
+    )
+    [materialization] = result.asset_materializations_for_node("raw_books")
+    assert materialization.partition == key and materialization.metadata["documents"].value == 1
+    assert materialization.metadata["quarantined"].value == {}
+    assert (tmp_path / "artifacts/raw/books/nltk_gutenberg/blake-poems.txt.parquet").exists()
+    assert not (tmp_path / "artifacts/raw/books/gutenberg_full").exists()
+
+
+def test_sensor_requests_ingestion_of_new_files_only(small_root, tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    storage = resources(small_root, tmp_path)["storage"]
+    first = new_source_files(dg.build_sensor_context(instance=instance, resources={"storage": storage}))
+    assert sorted(r.partition_key for r in first.run_requests) == sorted(SUBSET)
+    request = next(r for r in first.run_requests if r.partition_key.startswith("books/"))
+    assert request.asset_selection == [dg.AssetKey("raw_books")]
+    instance.add_dynamic_partitions(SOURCE_FILES.name, first.dynamic_partitions_requests[0].partition_keys)
+
+    idle = new_source_files(dg.build_sensor_context(instance=instance, resources={"storage": storage}))
+    assert not idle.run_requests and "no new files" in idle.skip_reason.skip_message
+
+    (small_root / "reddit/new.jsonl").write_text('{"id": "a1", "body": "hello", "parent_id": "t3_x"}\n')
+    second = new_source_files(dg.build_sensor_context(instance=instance, resources={"storage": storage}))
+    assert [r.partition_key for r in second.run_requests] == ["reddit/new.jsonl"]
+    assert second.run_requests[0].asset_selection == [dg.AssetKey("raw_reddit")]
+
+
+def test_data_refresh_job_schedule_and_sensor_are_defined():
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def("data_refresh")
+    assert {"raw_web", "raw_books", "raw_reddit"} <= {
+        key.to_user_string() for key in job.asset_layer.selected_asset_keys
+    }
+    schedule = defs.resolve_schedule_def("data_refresh_daily")
+    assert (
+        schedule.cron_schedule == "0 3 * * *" and schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    )
+    assert defs.resolve_sensor_def("new_source_files").job_name == "ingest_files"
+
+
+def test_schedule_is_configured_by_environment(monkeypatch):
+    import pipelines.data_refresh as data_refresh
+
+    monkeypatch.setenv("ROSIE_REFRESH_CRON", "30 1 * * 1")
+    monkeypatch.setenv("ROSIE_REFRESH_SCHEDULE", "off")
+    try:
+        reloaded = importlib.reload(data_refresh)
+        assert reloaded.data_refresh_schedule.cron_schedule == "30 1 * * 1"
+        assert reloaded.data_refresh_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    finally:
+        monkeypatch.undo()
+        importlib.reload(data_refresh)

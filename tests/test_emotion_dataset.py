@@ -1,0 +1,135 @@
+"""The emotion dataset built from the real sample sources."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from assets.datasets import (
+    EMOTION_CHECKS,
+    emotion_label_distribution,
+    emotion_minimum_size,
+    emotion_no_split_leakage,
+)
+from labeling.datasets import evaluation_texts, split_path, write_splits
+from labeling.emotion_dataset import EmotionOptions, build_emotion_dataset, resolve_goemotions
+from labeling.emotions import EMOTIONS
+from labeling.licences import SOURCES
+from labeling.splits import SPLITS, split_of, text_key
+from labeling.weak_labels import DEFAULT_THRESHOLD, LexiconLabeller
+from pipelines.resources import StorageResource
+from pipelines.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def build():
+    return build_emotion_dataset(Settings.from_env().data_root)
+
+
+def rows(build, split=None):
+    splits = [split] if split else SPLITS
+    return [row for s in splits for row in build.tables[s].to_pylist()]
+
+
+def test_size_labels_and_every_record_accounted_for(build):
+    all_rows = rows(build)
+    assert len(all_rows) > 50_000
+    assert {r["label"] for r in all_rows} == set(EMOTIONS)
+    assert build.stats["accounted"]
+    assert build.stats["quarantined"]  # the sample has 3 ED rows without text and a bad chatterbot entry
+    assert all(r["licence"] == SOURCES[r["source"]].licence for r in all_rows)
+
+
+def test_splits_fixed_by_text_hash_and_disjoint(build):
+    keys = {s: {text_key(r["text"]) for r in rows(build, s)} for s in SPLITS}
+    assert not keys["train"] & keys["validation"] and not keys["train"] & keys["test"]
+    assert not keys["validation"] & keys["test"]
+    assert all(r["split"] == s == split_of(r["text"]) for s in SPLITS for r in rows(build, s))
+    assert 0.75 < len(keys["train"]) / sum(map(len, keys.values())) < 0.85
+
+
+def test_gold_and_weak_labels_are_kept_apart(build):
+    all_rows = rows(build)
+    gold = [r for r in all_rows if r["label_source"] == "gold"]
+    weak = [r for r in all_rows if r["label_source"] == "weak"]
+    assert gold and weak
+    assert {r["source"] for r in gold} == {
+        "goemotions",
+        "dailydialog",
+        "empatheticdialogues",
+        "isear",
+        "topical_chat",
+    }
+    assert {r["source"] for r in weak} <= {"reddit", "personachat", "chatterbot", "overheard"}
+    assert all(r["confidence"] >= DEFAULT_THRESHOLD and r["source_label"].startswith("nrc:") for r in weak)
+    assert all(r["confidence"] == 1.0 for r in gold)
+    assert any(r["context"] for r in gold if r["source"] == "dailydialog")
+
+
+def test_exclude_noncommercial_setting(monkeypatch):
+    monkeypatch.setenv("ROSIE_EXCLUDE_NONCOMMERCIAL", "1")
+    from labeling.licences import exclude_noncommercial_default
+
+    assert exclude_noncommercial_default()
+    build = build_emotion_dataset(
+        Settings.from_env().data_root, EmotionOptions(exclude_noncommercial=True, include_weak=False)
+    )
+    sources = {r["source"] for r in rows(build)}
+    assert sources == {"goemotions", "topical_chat"}
+    assert all(SOURCES[s].commercial for s in sources)
+    assert "dailydialog" in build.stats["excluded_sources"]
+
+
+def test_goemotions_multilabel_resolution():
+    assert resolve_goemotions("anger,annoyance|anger") == "angry"
+    assert resolve_goemotions("joy,excitement|joy") == "happy"  # mixed originals, Ekman agrees
+    assert resolve_goemotions("joy,fear|joy,fear") is None
+
+
+def test_weak_labeller_needs_no_download_and_respects_negation():
+    labeller = LexiconLabeller()
+    assert labeller.label("I am so happy and delighted, what a joyful wonderful day").label == "happy"
+    assert labeller.label("the table is next to the window") is None
+    assert "happy" not in labeller.lemmas("I am not happy")
+
+
+def test_written_layout_checks_and_evaluation_texts(build, settings):
+    assert evaluation_texts(settings) == []  # nothing built yet
+    write_splits(settings, "emotion", build.tables)
+    for split in SPLITS:
+        table = pq.read_table(split_path(settings, "emotion", split))
+        assert table.column_names[:8] == [
+            "text",
+            "label",
+            "label_source",
+            "source",
+            "source_label",
+            "licence",
+            "split",
+            "context",
+        ]
+    storage = StorageResource(artifacts_dir=str(settings.artifacts_dir))
+    for check in EMOTION_CHECKS:
+        result = check(storage=storage)
+        assert result.passed, (check, result.metadata)
+    texts = evaluation_texts(settings)
+    assert len(texts) == build.tables["validation"].num_rows + build.tables["test"].num_rows
+    assert set(texts).isdisjoint(r["text"] for r in rows(build, "train"))
+
+
+def test_checks_fail_on_leaked_small_or_skewed_data(build, settings):
+    train = build.tables["train"].slice(0, 300)
+    leaked = pa.concat_tables([build.tables["test"].slice(0, 50), train.slice(0, 5)])  # 5 train texts
+    write_splits(
+        settings,
+        "emotion",
+        {"train": train, "validation": build.tables["validation"].slice(0, 50), "test": leaked},
+    )
+    storage = StorageResource(artifacts_dir=str(settings.artifacts_dir))
+    assert emotion_no_split_leakage(storage=storage).metadata["overlap"].data["train&test"] == 5
+    assert not emotion_minimum_size(storage=storage).passed
+    skewed = train.filter(pc.equal(train.column("label"), "neutral"))
+    write_splits(settings, "emotion", {split: skewed for split in SPLITS})
+    assert not emotion_label_distribution(storage=storage).passed
