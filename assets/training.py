@@ -9,8 +9,6 @@
 Thin: tokenization lives in ``model.token_shards``, training in ``model.train``.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -30,6 +28,7 @@ from dagster import (
 
 from dedup.atomic import write_parquet_atomic
 from dedup.schema import QUARANTINE_SCHEMA
+from labeling.datasets import split_path
 from model.token_shards import (
     BuildStats,
     build_chat_shards,
@@ -108,15 +107,11 @@ def pretrain_tokens(context: AssetExecutionContext, storage: StorageResource) ->
     return MaterializeResult(metadata=_shard_metadata(settings, "pretrain", stats, sources))
 
 
-def _dataset_split_file(settings: Settings, dataset: str, split: str) -> Path:
-    return settings.layer_dir(f"datasets/{dataset}") / f"{split}.parquet"
-
-
 def _chat_tokens(
     context: AssetExecutionContext, settings: Settings, dataset: str, to_example
 ) -> MaterializeResult:
     """Shared body of the two chat-token assets: one shard per dataset split, bad rows quarantined."""
-    files = {split: _dataset_split_file(settings, dataset, split) for split in DATASET_SPLITS}
+    files = {split: split_path(settings, dataset, split) for split in DATASET_SPLITS}
     missing = [str(p) for p in files.values() if not p.exists()]
     if missing:
         raise FileNotFoundError(f"dataset splits missing: {missing}: materialize {dataset}_dataset first")
@@ -209,7 +204,7 @@ def trainer_env(settings: Settings) -> dict[str, str]:
 
 def upstream_lineage(context: AssetExecutionContext) -> dict:
     """This run's id, and the run that last materialized each asset upstream of this one."""
-    graph = context.repository_def.asset_graph
+    graph = context.job_def.asset_layer.asset_graph
     pending, seen = list(graph.get(context.asset_key).parent_keys), set()
     while pending:
         key = pending.pop()

@@ -66,7 +66,7 @@ def test_three_phases_write_weights_with_lineage(trained):
         assert 0 < manifest["metrics"]["mfu"] < 1
         assert loss_curve_path(settings, phase).read_bytes().startswith(b"\x89PNG")
         assert list((settings.model_dir / "logs" / phase).glob("events.out.tfevents.*")), "TensorBoard log"
-        assert set(state) == set(RosieGPT(load_model(settings.model_dir, phase)[2]).state_dict())
+        assert set(state) == set(RosieGPT(load_model(settings.model_dir, str(path))[2]).state_dict())
         previous = path
     final = json.loads(manifest_path(weights_path(settings, "emotion")).read_text())
     assert 0 <= final["metrics"]["val_emotion_macro_f1"] <= 1
