@@ -3,6 +3,9 @@
 Thin: the text gathering lives in ``model.tokenizer_corpus``, training in ``model.tokenizer``.
 """
 
+import itertools
+
+import pyarrow as pa
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -15,15 +18,20 @@ from dagster import (
     asset_check,
 )
 from pydantic import Field
+from tqdm import tqdm
 
+from dedup.atomic import write_parquet_atomic
+from dedup.schema import QUARANTINE_SCHEMA
 from labeling.special_tokens import SPECIAL_TOKENS
 from model.config import ModelConfig
 from model.tokenizer import RosieTokenizer
 from model.tokenizer_corpus import (
     CorpusStats,
     bytes_per_token,
-    corpus_texts,
+    dataset_texts,
+    dataset_train_file,
     pretrain_files,
+    pretrain_texts,
     sample_corpus,
 )
 from model.weights import TOKENIZER_DIR
@@ -49,15 +57,26 @@ def rosie_tokenizer(
     vocab_size = config.vocab_size or ModelConfig.from_preset(settings.preset).vocab_size
     stats = CorpusStats()
     if pretrain_files(settings):
-        source = "pretrain corpus + dataset train splits"
-        texts = corpus_texts(settings, stats)
+        source, base = "pretrain corpus", pretrain_texts(settings, stats)
     else:
         empty = settings.layer_dir("pretrain")
         source = f"raw sample books ({empty} is empty: pretrain_corpus not materialized)"
         context.log.warning(f"training the tokenizer on {source}")
-        texts = sample_corpus(settings.data_root, stats)
-    tokenizer = RosieTokenizer.train(texts, vocab_size, min_frequency=config.min_frequency)
+        base = sample_corpus(settings.data_root, stats)
+    datasets = [name for name in ("personality", "emotion") if dataset_train_file(settings, name).exists()]
+    source += f" + dataset train splits: {', '.join(datasets) or 'none materialized yet'}"
+    texts = itertools.chain(base, dataset_texts(settings, stats))
+    texts = tqdm(texts, desc="tokenizer corpus", unit="text", mininterval=5)
+    tokenizer = RosieTokenizer.train(
+        texts, vocab_size, min_frequency=config.min_frequency, show_progress=True
+    )
     out_dir = tokenizer.save(settings.model_dir / TOKENIZER_DIR)
+    quarantine_file = None
+    if stats.quarantine_rows:
+        quarantine_file = write_parquet_atomic(
+            pa.Table.from_pylist(stats.quarantine_rows, schema=QUARANTINE_SCHEMA),
+            settings.layer_dir("quarantine/tokenizer") / "rosie_tokenizer.parquet",
+        )
     held_out_bpt = bytes_per_token(tokenizer.encode_batch, stats.held_out)
     context.log.info(f"tokenizer: {tokenizer.vocab_size} tokens, {held_out_bpt:.2f} bytes/token held out")
     return MaterializeResult(
@@ -71,8 +90,10 @@ def rosie_tokenizer(
             "characters": stats.characters,
             "held_out_documents": len(stats.held_out),
             "held_out_bytes_per_token": round(held_out_bpt, 3),
-            "records_in": sum(stats.documents.values()) + sum(stats.quarantined.values()),
+            "records_in": stats.records_in,
+            "filtered": MetadataValue.json(dict(stats.filtered)),
             "quarantined": sum(stats.quarantined.values()),
+            "quarantine_file": MetadataValue.path(str(quarantine_file)) if quarantine_file else "none",
             "quarantine_reasons": MetadataValue.json(dict(stats.quarantined)),
             "input_sha256": MetadataValue.json(stats.input_sha256),
             "tokenizer_sha256": tokenizer.sha256,

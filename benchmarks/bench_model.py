@@ -14,6 +14,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -97,10 +98,10 @@ def main() -> None:
                          "mfu": round(flops / median / peak, 4)}
     results["tokens_per_s_ratio_rosie_over_gpt2"] = round(
         results["rosie"]["tokens_per_s"] / results["hf_gpt2"]["tokens_per_s"], 3)
-    print(json.dumps(results, indent=2))
+    report = json.dumps(results, indent=2)
+    print(report)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=2)
+        Path(args.json).write_text(report + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import gzip
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import fsspec
 from tokenizers import ByteLevelBPETokenizer
@@ -77,10 +78,19 @@ def main() -> None:
                                   "ratio": round(ours_speed / peer_speed, 3)}
         results["vocab"][vocab_size] = row
         print(f"vocab {vocab_size}: {json.dumps(row)}", flush=True)
-    print(json.dumps(results, indent=2))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=2)
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(markdown_table(results))
+
+
+def markdown_table(results: dict) -> str:
+    lines = ["| vocab | books held out B/token | web English B/token | ratio to peer (books / web) |",
+             "|---|---|---|---|"]
+    for vocab_size, row in results["vocab"].items():
+        books, web = row["books_held_out"], row["web_english"]
+        lines.append(f"| {vocab_size:,} | {books['bytes_per_token']} | {web['bytes_per_token']} "
+                     f"| {books['ratio']} / {web['ratio']} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

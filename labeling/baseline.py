@@ -12,7 +12,7 @@ import time
 import pyarrow as pa
 from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 
@@ -25,7 +25,7 @@ def _texts_labels(table: pa.Table, gold_only: bool) -> tuple[list[str], list[str
     return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
-def _scores(y_true: list[str], y_pred: list[str]) -> dict:
+def scores(y_true: list[str], y_pred: list[str]) -> dict:
     per_class = f1_score(y_true, y_pred, labels=list(EMOTIONS), average=None, zero_division=0)
     present = [label for label in EMOTIONS if label in set(y_true)]
     return {
@@ -37,7 +37,7 @@ def _scores(y_true: list[str], y_pred: list[str]) -> dict:
     }
 
 
-def train_and_score(train: pa.Table, test: pa.Table, *, max_features: int = 200_000, seed: int = 0) -> dict:
+def train_and_score(train: pa.Table, test: pa.Table, *, max_features: int = 100_000, seed: int = 0) -> dict:
     """Fit on ``train``, score on ``test`` (gold rows); returns the figures ``baseline.json`` holds."""
     x_train, y_train = _texts_labels(train, gold_only=False)
     x_test, y_test = _texts_labels(test, gold_only=True)
@@ -46,15 +46,19 @@ def train_and_score(train: pa.Table, test: pa.Table, *, max_features: int = 200_
     started = time.perf_counter()
     model = make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True),
-        LogisticRegression(max_iter=300, C=4.0, class_weight="balanced", random_state=seed),
+        # Logistic regression fitted by SGD: lbfgs reaches the same macro-F1 (0.486 vs 0.483 on the
+        # sample) in 220 s instead of 17 s on 2 cores.
+        SGDClassifier(
+            loss="log_loss", alpha=2e-5, max_iter=20, tol=None, class_weight="balanced", random_state=seed
+        ),
     )
     model.fit(x_train, y_train)
     fit_s = time.perf_counter() - started
     majority = DummyClassifier(strategy="most_frequent").fit(x_train, y_train)
-    result = _scores(y_test, list(model.predict(x_test)))
-    peer = _scores(y_test, list(majority.predict(x_test)))
+    result = scores(y_test, list(model.predict(x_test)))
+    peer = scores(y_test, list(majority.predict(x_test)))
     return {
-        "model": "tfidf(1-2gram)+logistic_regression",
+        "model": "tfidf(1-2gram, 100k features) + logistic regression (SGD, balanced classes)",
         "split": "test (gold labels)",
         **result,
         "majority_class_macro_f1": peer["macro_f1"],

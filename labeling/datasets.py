@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from dedup.atomic import write_parquet_atomic
 from dedup.schema import QUARANTINE_SCHEMA
+from labeling.chat_format import Turn, turns_from_json
 from labeling.splits import SPLITS
 from pipelines.settings import Settings
 
@@ -55,11 +56,10 @@ def read_split(settings: Settings, name: str, split: str, columns: list[str] | N
     return pq.read_table(path, columns=columns)
 
 
-def conversation_texts(turns_json: str) -> list[str]:
-    """The texts of one personality conversation (its turns column)."""
-    from labeling.chat_format import turns_from_json  # local: chat_format imports nothing from here
-
-    return [turn.text for turn in turns_from_json(turns_json) if turn.text and turn.role != "system"]
+def personality_conversations(settings: Settings, split: str) -> list[list[Turn]]:
+    """The conversations of one personality split, each turn validated by :class:`Turn`."""
+    turns = read_split(settings, "personality", split, ["turns"]).column("turns").to_pylist()
+    return [turns_from_json(t) for t in turns]
 
 
 def evaluation_texts(settings: Settings) -> list[str]:
@@ -73,6 +73,6 @@ def evaluation_texts(settings: Settings) -> list[str]:
         if split_path(settings, "emotion", split).exists():
             texts.extend(read_split(settings, "emotion", split, ["text"]).column("text").to_pylist())
         if split_path(settings, "personality", split).exists():
-            for turns in read_split(settings, "personality", split, ["turns"]).column("turns").to_pylist():
-                texts.extend(conversation_texts(turns))
+            for turns in personality_conversations(settings, split):
+                texts.extend(turn.text for turn in turns if turn.text and turn.role != "system")
     return list(dict.fromkeys(texts))

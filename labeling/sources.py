@@ -275,11 +275,14 @@ def read_personachat_dialogues(files: SourceFiles, quarantine: Quarantine) -> It
         yield dialogue
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 10x faster
+
+
 def read_chatterbot_dialogues(files: SourceFiles, quarantine: Quarantine) -> Iterator[list[SourceText]]:
     """Chatterbot corpus: each YAML conversation is [prompt, reply, reply, ...]."""
     for rel in files.list("chitchat/chatterbot_corpus_english", ".yml"):
         try:
-            document = yaml.safe_load(files.read_text(rel)) or {}
+            document = yaml.load(files.read_text(rel), Loader=_YAML_LOADER) or {}
         except yaml.YAMLError as exc:
             quarantine.add("chatterbot", rel, "-", "bad_yaml", str(exc))
             continue

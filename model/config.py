@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from dedup.atomic import write_text_atomic
 from labeling.emotions import EMOTIONS
 
 
@@ -64,8 +65,6 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     def save_json(self, path: str | os.PathLike) -> Path:
-        from dedup.atomic import write_text_atomic
-
         return write_text_atomic(json.dumps(self.to_dict(), indent=2) + "\n", path)
 
     @classmethod

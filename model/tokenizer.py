@@ -67,7 +67,7 @@ class RosieTokenizer:
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE, *,
-              min_frequency: int = 2) -> RosieTokenizer:
+              min_frequency: int = 2, show_progress: bool = False) -> RosieTokenizer:
         """Train byte-level BPE on ``texts``; the vocabulary may come out smaller on tiny corpora."""
         floor = len(SPECIAL_TOKENS) + len(pre_tokenizers.ByteLevel.alphabet())
         if vocab_size <= floor:
@@ -80,7 +80,7 @@ class RosieTokenizer:
             min_frequency=min_frequency,
             special_tokens=list(SPECIAL_TOKENS),  # first, so they take ids 0..N-1 in order
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte encodable
-            show_progress=False,
+            show_progress=show_progress,
         )
         tokenizer.train_from_iterator(texts, trainer=trainer)
         return cls(tokenizer)

@@ -18,6 +18,7 @@ from pathlib import Path
 import fsspec
 import pyarrow.parquet as pq
 
+from dedup.ingest import file_sha256
 from pipelines.settings import Settings
 
 HOLD_OUT_EVERY = 50  # 2% of documents never reach the trainer
@@ -29,9 +30,12 @@ SAMPLE_BOOKS = "books/nltk_gutenberg"
 class CorpusStats:
     """What went in: documents per source, characters, quarantined records with reasons, file hashes."""
 
-    documents: Counter = field(default_factory=Counter)
+    records_in: int = 0  # rows (or paragraphs) read = rows used + filtered + quarantined
+    documents: Counter = field(default_factory=Counter)  # texts per source (a conversation has several)
     characters: int = 0
-    quarantined: Counter = field(default_factory=Counter)
+    filtered: Counter = field(default_factory=Counter)  # reason -> count (empty texts)
+    quarantined: Counter = field(default_factory=Counter)  # reason -> count
+    quarantine_rows: list[dict] = field(default_factory=list)  # QUARANTINE_SCHEMA rows
     held_out: list[str] = field(default_factory=list)
     input_sha256: dict[str, str] = field(default_factory=dict)
 
@@ -46,13 +50,15 @@ class CorpusStats:
             self.held_out.append(text)
         return False
 
+    def quarantine(self, source: str, path: Path, position: int, error: Exception, raw: str | None) -> None:
+        reason = f"{source}: unparseable record ({type(error).__name__})"
+        self.quarantined[reason] += 1
+        self.quarantine_rows.append({
+            "source": source, "source_file": str(path), "position": str(position), "reason": reason,
+            "detail": str(error), "raw": (raw or "").encode("utf-8", "replace")[:2048],
+            "input_sha256": self.input_sha256[str(path)],
+        })
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pretrain_files(settings: Settings) -> list[Path]:
@@ -64,37 +70,48 @@ def dataset_train_file(settings: Settings, dataset: str) -> Path:
     return settings.layer_dir(f"datasets/{dataset}") / "train.parquet"
 
 
-def _parquet_column(path: Path, column: str, stats: CorpusStats) -> Iterator[str | None]:
-    stats.input_sha256[str(path)] = file_sha256(path)
+def _parquet_values(path: Path, column: str, source: str, stats: CorpusStats) -> Iterator[tuple[int, str]]:
+    """(row, value) of a column; null or empty values are counted as filtered, never silently dropped."""
+    stats.input_sha256[str(path)] = file_sha256(str(path))[0]
+    position = 0
     for batch in pq.ParquetFile(path).iter_batches(columns=[column], batch_size=4096):
-        yield from batch.column(0).to_pylist()
+        for value in batch.column(0).to_pylist():
+            stats.records_in += 1
+            if value:
+                yield position, value
+            else:
+                stats.filtered[f"{source}: empty {column}"] += 1
+            position += 1
 
 
-def _turn_texts(turns_json: str | None) -> list[str]:
-    turns = json.loads(turns_json or "")
-    return [t["text"] for t in turns if t.get("text")]
+def _texts(path: Path, column: str, source: str, stats: CorpusStats) -> Iterator[str]:
+    return (text for _, text in _parquet_values(path, column, source, stats) if stats.keep(source, text))
 
 
-def corpus_texts(settings: Settings, stats: CorpusStats) -> Iterator[str]:
-    """Training texts from the pretraining corpus and both datasets' train splits (streamed)."""
+def _turn_texts(turns_json: str) -> list[str]:
+    return [t["text"] for t in json.loads(turns_json) if t.get("text")]
+
+
+def pretrain_texts(settings: Settings, stats: CorpusStats) -> Iterator[str]:
+    """Texts of the pretraining corpus shards (streamed)."""
     for path in pretrain_files(settings):
-        for text in _parquet_column(path, "text", stats):
-            if text and stats.keep("pretrain", text):
-                yield text
+        yield from _texts(path, "text", "pretrain", stats)
+
+
+def dataset_texts(settings: Settings, stats: CorpusStats) -> Iterator[str]:
+    """Turn texts of the personality dataset and texts of the emotion dataset, train splits only."""
     personality = dataset_train_file(settings, "personality")
     if personality.exists():
-        for turns_json in _parquet_column(personality, "turns", stats):
+        for position, turns_json in _parquet_values(personality, "turns", "personality", stats):
             try:
                 texts = _turn_texts(turns_json)
             except (ValueError, TypeError, KeyError, AttributeError) as error:
-                stats.quarantined[f"personality: bad turns JSON ({type(error).__name__})"] += 1
+                stats.quarantine("personality", personality, position, error, turns_json)
                 continue
             yield from (t for t in texts if stats.keep("personality", t))
     emotion = dataset_train_file(settings, "emotion")
     if emotion.exists():
-        for text in _parquet_column(emotion, "text", stats):
-            if text and stats.keep("emotion", text):
-                yield text
+        yield from _texts(emotion, "text", "emotion", stats)
 
 
 def sample_corpus(data_root: str, stats: CorpusStats) -> Iterator[str]:
@@ -104,7 +121,10 @@ def sample_corpus(data_root: str, stats: CorpusStats) -> Iterator[str]:
         raw = fs.cat_file(path)
         stats.input_sha256[path] = hashlib.sha256(raw).hexdigest()
         text = raw.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
-        yield from (p for p in paragraphs(text) if stats.keep("sample_books", p))
+        for paragraph in paragraphs(text):
+            stats.records_in += 1
+            if stats.keep("sample_books", paragraph):
+                yield paragraph
 
 
 def paragraphs(text: str) -> Iterable[str]:

@@ -7,7 +7,6 @@ tensors and both formats store exactly the same keys.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,6 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from dedup.atomic import atomic_path, write_text_atomic
+from dedup.ingest import file_sha256
 from model.config import ModelConfig
 from model.gpt import RosieGPT
 from model.tokenizer import RosieTokenizer
@@ -23,14 +23,6 @@ from model.tokenizer import RosieTokenizer
 CONFIG_FILE = "config.json"
 TOKENIZER_DIR = "tokenizer"
 WEIGHTS_DIR = "weights"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def manifest_path(weights_path: str | os.PathLike) -> Path:
@@ -54,9 +46,9 @@ def save_weights(model: RosieGPT, path: str | os.PathLike, manifest: dict | None
     record = {
         **(manifest or {}),
         "weights": path.name,
-        "sha256": _sha256(path),
+        "sha256": file_sha256(str(path))[0],
         "safetensors": safetensors_path.name,
-        "safetensors_sha256": _sha256(safetensors_path),
+        "safetensors_sha256": file_sha256(str(safetensors_path))[0],
         "config": model.config.to_dict(),
         "parameters": model.num_parameters(),
     }

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from dagster import materialize
 
 from assets import datasets as dataset_assets
-from labeling.datasets import baseline_path, evaluation_texts
+from labeling.datasets import baseline_path, evaluation_texts, split_path
+from labeling.emotions import EMOTIONS
 from pipelines.resources import StorageResource
 
 
@@ -19,22 +21,36 @@ def storage_for(settings) -> StorageResource:
     )
 
 
-def test_emotion_dataset_asset_and_checks(settings):
-    result = materialize(
-        [dataset_assets.emotion_dataset, *dataset_assets.EMOTION_CHECKS],
-        resources={"storage": storage_for(settings)},
-    )
+@pytest.mark.slow
+def test_both_datasets_materialize_with_passing_checks(settings):
+    assets = [dataset_assets.emotion_dataset, dataset_assets.personality_dataset]
+    checks = dataset_assets.EMOTION_CHECKS + dataset_assets.PERSONALITY_CHECKS
+    assert evaluation_texts(settings) == []
+    result = materialize([*assets, *checks], resources={"storage": storage_for(settings)})
     assert result.success
-    checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {
-        "emotion_label_distribution",
-        "emotion_no_split_leakage",
-        "emotion_minimum_size",
-    }
-    assert all(c.passed for c in checks)
-    metadata = result.asset_materializations_for_node("emotion_dataset")[0].metadata
-    assert "# Rosie emotion dataset" in metadata["dataset_card"].value
-    assert metadata["records_accounted"].value is True
-    assert evaluation_texts(settings)
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 6 and all(c.passed for c in evaluations), [
+        (c.check_name, c.metadata) for c in evaluations if not c.passed
+    ]
+    for name, title in (("emotion_dataset", "emotion"), ("personality_dataset", "personality")):
+        metadata = result.asset_materializations_for_node(name)[0].metadata
+        assert f"# Rosie {title} dataset" in metadata["dataset_card"].value
+        json.dumps({k: v.value for k, v in metadata.items()}, default=str)
+        assert split_path(settings, title, "test").exists()
+    personality = result.asset_materializations_for_node("personality_dataset")[0].metadata
+    assert 0 < personality["diversity_distinct_1"].value < personality["diversity_distinct_3"].value
+    assert result.asset_materializations_for_node("emotion_dataset")[0].metadata["records_accounted"].value
+    texts = evaluation_texts(settings)
+    assert len(texts) > 10_000 and "" not in texts
     assert not baseline_path(settings).exists()
-    json.dumps(metadata["class_balance"].value)
+
+
+@pytest.mark.slow
+def test_emotion_baseline_asset_writes_figures_for_model_eval(settings):
+    assets = [dataset_assets.emotion_dataset, dataset_assets.emotion_baseline]
+    result = materialize(assets, resources={"storage": storage_for(settings)})
+    assert result.success
+    figures = json.loads(baseline_path(settings).read_text())
+    assert set(figures["per_class_f1"]) == set(EMOTIONS)
+    assert 0.3 < figures["macro_f1"] < 1.0
+    assert figures["macro_f1"] > 3 * figures["majority_class_macro_f1"]

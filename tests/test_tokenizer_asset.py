@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import AssetKey, materialize
 
 from assets.tokenizer import rosie_tokenizer, tokenizer_is_safe_and_lossless
@@ -35,7 +36,9 @@ def test_asset_falls_back_to_sample_books_before_the_corpus_exists(settings: Set
     assert result.success
     meta = _metadata(result)
     assert meta["training_source"].startswith("raw sample books")
+    assert meta["training_source"].endswith("dataset train splits: none materialized yet")
     assert meta["vocab_size"] == 600 and meta["documents"]["sample_books"] > 1000
+    assert meta["records_in"] == meta["documents"]["sample_books"] and meta["quarantined"] == 0
     assert 1.8 < meta["held_out_bytes_per_token"] < 5.0  # 600 tokens: ~2.2
     assert all(check.passed for check in result.get_asset_check_evaluations())
     assert RosieTokenizer.load(settings.model_dir / "tokenizer").vocab_size == 600
@@ -50,18 +53,20 @@ def test_asset_trains_on_corpus_and_dataset_train_splits(settings: Settings) -> 
                          settings.layer_dir("pretrain") / "part-0.parquet")
     good = json.dumps([{"role": "user", "text": "hello", "emotion": None, "action": None},
                        {"role": "rosie", "text": "hi there!", "emotion": "happy", "action": None}])
-    write_parquet_atomic(pa.table({"conversation_id": ["a", "b", "c"], "turns": [good, good, "{not json"],
-                                   "split": ["train"] * 3}),
+    turns = [good, good, "{not json", None]
+    write_parquet_atomic(pa.table({"conversation_id": list("abcd"), "turns": turns, "split": ["train"] * 4}),
                          settings.layer_dir("datasets/personality") / "train.parquet")
     emotions = {"text": ["I am so happy today", "this is scary"], "label": ["happy", "scared"]}
     write_parquet_atomic(pa.table(emotions),
                          settings.layer_dir("datasets/emotion") / "train.parquet")
     result = _materialize(settings, vocab_size=400)
     meta = _metadata(result)
-    assert meta["training_source"] == "pretrain corpus + dataset train splits"
+    assert meta["training_source"] == "pretrain corpus + dataset train splits: personality, emotion"
     assert meta["documents"] == {"pretrain": 300, "personality": 4, "emotion": 2}
-    assert meta["quarantined"] == 1 and meta["records_in"] == 307
-    assert "personality: bad turns JSON" in next(iter(meta["quarantine_reasons"]))
+    assert meta["quarantined"] == 1 and meta["filtered"] == {"personality: empty turns": 1}
+    assert meta["records_in"] == 300 + 4 + 2  # rows; the 2 good conversations give 4 turn texts
+    [bad] = pq.read_table(meta["quarantine_file"]).to_pylist()
+    assert bad["position"] == "2" and bad["raw"] == b"{not json" and bad["reason"].startswith("personality")
     assert len(meta["input_sha256"]) == 3
 
 

@@ -1,0 +1,77 @@
+"""``python -m dedup``: the cleaning and dedup layers without Dagster.
+
+    python -m dedup ingest                  # raw shards from the data root (the ingest layer)
+    python -m dedup clean [--source web]    # clean_web / clean_books / clean_reddit
+    python -m dedup dedup                   # deduped_corpus (exact + MinHash + decontamination)
+    python -m dedup pretrain                # pretrain_corpus
+    python -m dedup all                     # clean, dedup, pretrain
+    python -m dedup wordlist-hash WORD ...  # lines to append to dedup/wordlists/*.txt
+
+Options override the ``ROSIE_CLEAN_*`` environment (see ``dedup/config.py``); outputs go under
+``ROSIE_ARTIFACTS_DIR`` (default ``artifacts/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from dedup.config import EXECUTORS, SOURCES, CleanConfig
+from dedup.content import word_digest
+from dedup.layers import LayerRun, run_clean, run_dedup, run_pretrain
+from pipelines.settings import Settings
+
+
+def _report(name: str, run: LayerRun, seconds: float) -> None:
+    dropped = ", ".join(f"{k}={v}" for k, v in sorted(run.dropped.items(), key=lambda kv: -kv[1])[:12])
+    print(f"{name}: {run.rows_in} in -> {run.rows_out} out in {seconds:.1f}s; dropped: {dropped or 'none'}")
+    for problem in run.problems:
+        print(f"  COUNT PROBLEM: {problem}", file=sys.stderr)
+
+
+def _ingest(settings: Settings) -> None:
+    from dedup.ingest import discover, ingest_file
+
+    for source, files in discover(settings.data_root).items():
+        kept = sum(ingest_file(settings, f).kept for f in files)
+        print(f"raw_{source}: {len(files)} files, {kept} documents")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dedup", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["ingest", "clean", "dedup", "pretrain", "all", "wordlist-hash"])
+    parser.add_argument("words", nargs="*", help="words to hash (wordlist-hash)")
+    parser.add_argument("--source", choices=[*SOURCES, "all"], default="all")
+    parser.add_argument("--executor", choices=EXECUTORS)
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--language")
+    args = parser.parse_args(argv)
+
+    if args.command == "wordlist-hash":
+        print("\n".join(word_digest(w) for w in args.words))
+        return 0
+    settings = Settings.from_env()
+    if args.command == "ingest":
+        _ingest(settings)
+        return 0
+    config = CleanConfig.from_env(executor=args.executor, workers=args.workers, language=args.language)
+    problems = 0
+    steps = []
+    if args.command in ("clean", "all"):
+        sources = SOURCES if args.source == "all" else (args.source,)
+        steps += [(f"clean_{s}", lambda s=s: run_clean(s, settings, config)) for s in sources]
+    if args.command in ("dedup", "all"):
+        steps.append(("deduped_corpus", lambda: run_dedup(settings, config)))
+    if args.command in ("pretrain", "all"):
+        steps.append(("pretrain_corpus", lambda: run_pretrain(settings, config)))
+    for name, step in steps:
+        started = time.perf_counter()
+        run = step()
+        _report(name, run, time.perf_counter() - started)
+        problems += len(run.problems)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

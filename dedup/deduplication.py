@@ -1,0 +1,146 @@
+"""Cross-source deduplication of the clean layer, then decontamination, as datatrove stages.
+
+Stages (the same pipeline objects under every executor):
+
+1. exact signatures  reader → ExactDedupSignature (hash of the normalised text)
+2. exact duplicates  ExactFindDedups (one task)
+3. MinHash signatures  reader → ExactDedupFilter → FastMinhashSignature (datatrove's, vectorised)
+4. MinHash buckets  MinhashDedupBuckets (one task per bucket)
+5. MinHash clusters  KeepFirstCluster (one task; earliest document survives)
+6. filter  reader → ExactDedupFilter → MinhashDedupFilter → Decontaminate → writer
+
+Stages 3 and 6 drop exact duplicates first, so both see the same document order and MinHash's
+per-file document indices line up.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from datatrove.pipeline.dedup import (
+    ExactDedupFilter,
+    ExactDedupSignature,
+    ExactFindDedups,
+    MinhashDedupBuckets,
+    MinhashDedupFilter,
+)
+
+from dedup.cleaning import Exclusions, swap_into_place
+from dedup.config import SOURCES, CleanConfig
+from dedup.decontaminate import Decontaminate
+from dedup.documents import DocumentReader, DocumentWriter
+from dedup.executors import Stage, run_stages
+from dedup.minhash import FastMinhashSignature, KeepFirstCluster, exact_config, minhash_config
+from dedup.stats import LayerStats, StepStats, read_stage_stats
+from pipelines.settings import Settings
+
+
+def clean_shards(settings: Settings) -> list[Path]:
+    """Every clean shard, in the fixed order that gives MinHash its file ranks."""
+    return [p for s in SOURCES for p in sorted(settings.layer_dir(f"clean/{s}").glob("*.parquet"))]
+
+
+class _CleanReader(DocumentReader):
+    """All clean shards, split over tasks by rank in a fixed file order (MinHash's file ids)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(str(settings.layer_dir("clean")), glob_pattern="*/*.parquet")
+
+
+def dedup_stages(
+    settings: Settings, config: CleanConfig, evaluation_texts: list[str], work: Path
+) -> list[Stage]:
+    tasks = config.tasks_for(len(clean_shards(settings)))
+    exact, minhash = exact_config(), minhash_config(config)
+    excluded = Exclusions(work / "excluded")
+    reader = lambda: _CleanReader(settings)  # noqa: E731 - a fresh reader per stage
+    return [
+        Stage(
+            "exact_signatures",
+            [reader(), ExactDedupSignature(str(work / "exact/sigs"), exact)],
+            tasks,
+            work / "logs/1_exact_signatures",
+        ),
+        Stage(
+            "exact_find",
+            [ExactFindDedups(str(work / "exact/sigs"), str(work / "exact/dups"), exact)],
+            1,
+            work / "logs/2_exact_find",
+        ),
+        Stage(
+            "minhash_signatures",
+            [
+                reader(),
+                ExactDedupFilter(str(work / "exact/dups"), exact),
+                FastMinhashSignature(str(work / "minhash/sigs"), minhash),
+            ],
+            tasks,
+            work / "logs/3_minhash_signatures",
+        ),
+        Stage(
+            "minhash_buckets",
+            [MinhashDedupBuckets(str(work / "minhash/sigs"), str(work / "minhash/buckets"), config=minhash)],
+            config.minhash_buckets,
+            work / "logs/4_minhash_buckets",
+        ),
+        Stage(
+            "minhash_clusters",
+            [
+                KeepFirstCluster(
+                    str(work / "minhash/buckets"), str(work / "minhash/clusters"), config.minhash_buckets
+                )
+            ],
+            1,
+            work / "logs/5_minhash_clusters",
+        ),
+        Stage(
+            "filter",
+            [
+                reader(),
+                ExactDedupFilter(str(work / "exact/dups"), exact, exclusion_writer=excluded("exact")),
+                MinhashDedupFilter(
+                    str(work / "minhash/clusters"),
+                    exclusion_writer=excluded("minhash"),
+                    load_cluster_ids=True,
+                    load_cluster_sizes=True,
+                ),
+                Decontaminate(
+                    evaluation_texts,
+                    config.decontamination_ngram,
+                    exclusion_writer=excluded("decontamination"),
+                ),
+                DocumentWriter(str(work / "output")),
+            ],
+            tasks,
+            work / "logs/6_filter",
+        ),
+    ]
+
+
+def _as_skipped(counter: str) -> str:
+    return "skipped" + counter.removeprefix("dropped") if counter.startswith("dropped") else counter
+
+
+def deduplicate(settings: Settings, config: CleanConfig, evaluation_texts: list[str]) -> LayerStats:
+    """Runs all dedup stages over the clean layer and swaps ``deduped/`` into place."""
+    if not clean_shards(settings):
+        raise FileNotFoundError(
+            f"no clean shards under {settings.layer_dir('clean')}: materialize clean_web, clean_books "
+            "and clean_reddit first (`python -m dedup clean`)"
+        )
+    work = settings.layer_dir("work/deduped_corpus")
+    shutil.rmtree(work, ignore_errors=True)
+    stages = dedup_stages(settings, config, evaluation_texts, work)
+    run_stages(stages, config)
+    steps: list[StepStats] = []
+    for stage in stages:
+        for step in read_stage_stats(stage.name, stage.logging_dir).steps:
+            step.index = len(steps)
+            step.name = f"{stage.name}: {step.name}"
+            if stage is not stages[-1]:  # stage 3 skips exact duplicates that stage 6 drops and counts
+                step.counters = {_as_skipped(k): v for k, v in step.counters.items()}
+            steps.append(step)
+    swap_into_place(work / "output", settings.layer_dir("deduped"))
+    swap_into_place(work / "excluded", settings.layer_dir("excluded/deduped_corpus"))
+    return LayerStats("deduped_corpus", steps)

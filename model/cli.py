@@ -1,0 +1,245 @@
+"""``rosie``: talk to Rosie from a terminal, serve her API, run her Discord bot.
+
+    rosie chat                      interactive, streaming, emotion shown; /reset /history /quit
+    rosie say "hi there" --json     one reply (JSON: text, emotion, probabilities, timings)
+    rosie say --action drag         a user action instead of words
+    rosie serve --port 8765         the local HTTP/WebSocket API (127.0.0.1 unless --host)
+    rosie discord                   the Discord bot (token from DISCORD_TOKEN)
+    rosie untrained-model --out DIR an untrained model folder to wire an app against before training
+
+Also runnable as ``python -m model.cli ...``. The model folder defaults to ``ROSIE_MODEL_DIR``
+(``models/rosie_model``), the history database to ``ROSIE_HISTORY_DB``
+(``artifacts/conversations.sqlite``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from labeling.chat_format import Turn
+from labeling.special_tokens import ACTIONS
+from pipelines.settings import Settings
+
+CHAT_HELP = (
+    "commands: /reset (new session), /history, /action <name> (one of: " + ", ".join(ACTIONS) + "), /quit"
+)
+
+
+def default_history_db() -> Path:
+    return Path(
+        os.environ.get("ROSIE_HISTORY_DB") or Settings.from_env().artifacts_dir / "conversations.sqlite"
+    )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that loads the model."""
+    from model.sampling import SamplingConfig
+
+    defaults = SamplingConfig()
+    group = parser.add_argument_group("model")
+    group.add_argument("--model-dir", type=Path, default=None, help="model folder (default: ROSIE_MODEL_DIR)")
+    group.add_argument("--weights", default="final", help="weights name under weights/ or a .pth path")
+    group.add_argument("--int8", action="store_true", help="int8 dynamic quantization (CPU)")
+    group.add_argument("--db", type=Path, default=None, help="history database (default: ROSIE_HISTORY_DB)")
+    sampling = parser.add_argument_group("sampling")
+    sampling.add_argument("--temperature", type=float, default=defaults.temperature)
+    sampling.add_argument("--top-k", type=int, default=defaults.top_k)
+    sampling.add_argument("--top-p", type=float, default=defaults.top_p)
+    sampling.add_argument("--repetition-penalty", type=float, default=defaults.repetition_penalty)
+    sampling.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
+    sampling.add_argument("--min-new-tokens", type=int, default=defaults.min_new_tokens)
+    sampling.add_argument("--seed", type=int, default=None)
+
+
+def open_service(args: argparse.Namespace, **service_kwargs):
+    """Load the engine and open the history database named by the command-line options."""
+    from model.engine import Engine
+    from model.sampling import SamplingConfig
+    from server.chat_service import ChatService
+
+    sampling = SamplingConfig(
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        max_new_tokens=args.max_new_tokens,
+        min_new_tokens=args.min_new_tokens,
+        seed=args.seed,
+    )
+    model_dir = args.model_dir or Settings.from_env().model_dir
+    if not (model_dir / "config.json").exists():
+        raise SystemExit(
+            f"no model at {model_dir}: train one (make demo), set ROSIE_MODEL_DIR, pass --model-dir, "
+            "or write an untrained one with `rosie untrained-model --out DIR`"
+        )
+    engine = Engine.load(model_dir, args.weights, int8=args.int8, sampling=sampling)
+    return ChatService.open(engine, args.db or default_history_db(), **service_kwargs)
+
+
+def _print_reply(service, conversation_id: str, turn: Turn, out: TextIO) -> None:
+    """Stream one reply to ``out``: the emotion first, then the words as they come."""
+    from model.engine import EmotionEvent, TokenEvent
+
+    for event in service.stream_reply(conversation_id, turn):
+        if isinstance(event, EmotionEvent):
+            label = event.emotion.label
+            out.write(f"Rosie [{label} {event.emotion.probabilities[label]:.2f}]: ")
+        elif isinstance(event, TokenEvent):
+            out.write(event.text)
+        out.flush()
+    out.write("\n")
+
+
+def run_chat(service, conversation_id: str, lines: Iterable[str], out: TextIO) -> None:
+    """The interactive loop over ``lines`` (stdin in a terminal)."""
+    from model.engine import PromptTooLongError
+
+    out.write(f"Chatting with Rosie (conversation {conversation_id!r}). {CHAT_HELP}\n")
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        if line == "/quit":
+            break
+        if line == "/reset":
+            session = service.reset(conversation_id)
+            out.write(f"(new session {session}; Rosie keeps a memory of the last one)\n")
+            continue
+        if line == "/history":
+            for stored in service.history(conversation_id):
+                turn = stored.turn
+                who = (
+                    turn.role
+                    + (f" [{turn.emotion}]" if turn.emotion else "")
+                    + (f" *{turn.action}*" if turn.action else "")
+                )
+                out.write(f"{who}: {turn.text}\n")
+            continue
+        if line.startswith("/action"):
+            action = line.removeprefix("/action").strip()
+            if action not in ACTIONS:
+                out.write(f"unknown action {action!r}; {CHAT_HELP}\n")
+                continue
+            turn = Turn("user", action=action)
+        elif line.startswith("/"):
+            out.write(f"unknown command {line!r}; {CHAT_HELP}\n")
+            continue
+        else:
+            turn = Turn("user", line)
+        try:
+            _print_reply(service, conversation_id, turn, out)
+        except PromptTooLongError as exc:
+            out.write(f"(message too long: {exc})\n")
+        out.flush()
+
+
+def write_untrained_model(
+    out_dir: Path, texts: Sequence[str], preset: str = "demo", **overrides: int
+) -> Path:
+    """A complete model folder with random weights and a tokenizer trained on ``texts``.
+
+    For wiring up the desktop app, the bot and tests before training has produced ``final.pth``.
+    The config's vocab is set to the tokenizer's real size.
+    """
+    from model.config import ModelConfig
+    from model.gpt import RosieGPT
+    from model.tokenizer import RosieTokenizer
+    from model.weights import save_weights
+
+    vocab_size = overrides.pop("vocab_size", None) or ModelConfig.from_preset(preset).vocab_size
+    tokenizer = RosieTokenizer.train(texts, vocab_size)
+    config = ModelConfig.from_preset(preset, vocab_size=tokenizer.vocab_size, **overrides)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config.save_json(out_dir / "config.json")
+    tokenizer.save(out_dir / "tokenizer")
+    save_weights(RosieGPT(config), out_dir / "weights" / "final.pth", {"phase": "untrained"})
+    return out_dir
+
+
+def sample_texts(data_root: str, limit: int = 2000) -> list[str]:
+    """Short dialogue lines from the sample chit-chat corpus (tokenizer training for untrained models)."""
+    import yaml
+
+    texts: list[str] = []
+    for path in sorted(Path(data_root, "chitchat", "chatterbot_corpus_english").glob("*.yml")):
+        for conversation in yaml.safe_load(path.read_text(encoding="utf-8")).get("conversations") or []:
+            texts.extend(str(line) for line in conversation)
+    if not texts:
+        raise SystemExit(
+            f"no chatterbot_corpus_english/*.yml under {data_root}/chitchat: set ROSIE_DATA_ROOT"
+        )
+    return texts[:limit]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rosie", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    chat = commands.add_parser("chat", help="interactive streaming chat")
+    chat.add_argument("--conversation", default="cli", help="conversation id (history is kept per id)")
+    add_model_arguments(chat)
+
+    say = commands.add_parser("say", help="one reply")
+    say.add_argument("text", nargs="?", default="", help="what you say to Rosie")
+    say.add_argument("--action", choices=ACTIONS, default=None, help="a user action (with or without text)")
+    say.add_argument("--json", action="store_true", help="print the reply as JSON")
+    say.add_argument("--conversation", default="cli")
+    add_model_arguments(say)
+
+    serve = commands.add_parser("serve", help="the local HTTP/WebSocket API")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--max-active", type=int, default=4, help="generations running at once")
+    add_model_arguments(serve)
+
+    bot = commands.add_parser("discord", help="the Discord bot (token from DISCORD_TOKEN)")
+    add_model_arguments(bot)
+
+    untrained = commands.add_parser("untrained-model", help="write a random-weight model folder")
+    untrained.add_argument("--out", type=Path, required=True)
+    untrained.add_argument("--preset", default="demo")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "untrained-model":
+        path = write_untrained_model(args.out, sample_texts(Settings.from_env().data_root), args.preset)
+        print(f"wrote an untrained {args.preset} model to {path}")
+        return 0
+    if args.command == "discord":
+        from discord_bot.bot import run_bot
+
+        return run_bot(open_service(args))
+    if args.command == "serve":
+        from model.engine import GenerationSlots
+        from server.app import serve
+
+        serve(
+            open_service(args, slots=GenerationSlots(max_active=args.max_active)),
+            host=args.host,
+            port=args.port,
+        )
+        return 0
+    service = open_service(args)
+    if args.command == "chat":
+        run_chat(service, args.conversation, sys.stdin, sys.stdout)
+        return 0
+    if not args.text and args.action is None:
+        raise SystemExit("say what? give some text or --action")
+    reply = service.reply(args.conversation, Turn("user", args.text, action=args.action))
+    if args.json:
+        print(json.dumps({"conversation_id": args.conversation, **reply.to_dict()}, ensure_ascii=False))
+    else:
+        print(f"Rosie [{reply.emotion.label}]: {reply.text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

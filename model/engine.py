@@ -1,0 +1,276 @@
+"""The inference engine: one reply at a time per call, streamed token by token over a KV cache.
+
+Emotion rule (shared with training, see docs/inference.md): the prompt ends with ``<|rosie|>``;
+the emotion head is read at that position, its argmax is the reply's emotion, and that emotion's
+token is *forced* as the first generated token. So the emitted ``<|emotion:x|>`` always equals
+the reported label, and Rosie's words are conditioned on it exactly as in training.
+
+``Engine`` is thread-safe: the weights are read-only and every call owns its KV cache, so several
+conversations decode concurrently on different threads (torch releases the GIL inside kernels).
+``GenerationSlots`` bounds how many do so at once and how many may wait.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from labeling.chat_format import Turn
+from labeling.emotions import EMOTIONS
+from labeling.special_tokens import END_OF_TEXT, END_OF_TURN, SPECIAL_TOKENS, emotion_token
+from model.sampling import SamplingConfig, sample_next_token
+
+
+class PromptTooLongError(ValueError):
+    """The prompt plus the reply budget does not fit the model's context."""
+
+
+class BusyError(RuntimeError):
+    """Every generation slot is taken and the waiting line is full."""
+
+
+@dataclass(frozen=True)
+class EmotionReading:
+    """The emotion head's verdict for a reply: its argmax label and the full distribution."""
+
+    label: str
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"label": self.label, "probabilities": self.probabilities}
+
+
+@dataclass(frozen=True)
+class EmotionEvent:
+    emotion: EmotionReading
+    kind: str = "emotion"
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """One generated token and the text it completes ("" while a UTF-8 character is still partial;
+    a final event with ``token_id=None`` flushes a character left incomplete at the end)."""
+
+    text: str
+    token_id: int | None
+    kind: str = "token"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A finished (or cancelled) reply and how it went."""
+
+    text: str
+    emotion: EmotionReading
+    token_ids: list[int]
+    finish_reason: str  # end_of_turn | max_tokens | cancelled
+    prompt_tokens: int
+    first_token_latency_s: float
+    decode_tokens_per_s: float
+    kind: str = field(default="done")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "emotion": self.emotion.label,
+            "probabilities": self.emotion.probabilities,
+            "finish_reason": self.finish_reason,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": len(self.token_ids),
+            "first_token_latency_s": round(self.first_token_latency_s, 4),
+            "decode_tokens_per_s": round(self.decode_tokens_per_s, 2),
+        }
+
+
+GenerationEvent = EmotionEvent | TokenEvent | Reply
+
+
+class Engine:
+    """Generates Rosie's replies from a loaded model and tokenizer."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, *, sampling: SamplingConfig | None = None) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.config = model.config
+        self.default_sampling = sampling or SamplingConfig()
+        self.emotion_ids = [tokenizer.token_id(emotion_token(e)) for e in EMOTIONS]
+        self.stop_ids = [tokenizer.token_id(END_OF_TURN), tokenizer.token_id(END_OF_TEXT)]
+        # Inside a reply Rosie may only write words or end her turn: every other special token
+        # (roles, emotions, actions, pad) would break the chat format.
+        self.banned_ids = [
+            tokenizer.token_id(t) for t in SPECIAL_TOKENS if tokenizer.token_id(t) not in self.stop_ids
+        ]
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: str | Path,
+        weights: str = "final",
+        *,
+        int8: bool = False,
+        sampling: SamplingConfig | None = None,
+    ) -> Engine:
+        """Load ``model_dir`` (config.json, tokenizer/, weights/<weights>.pth or a .pth path)."""
+        from model.weights import load_model
+
+        model, tokenizer, _ = load_model(Path(model_dir), weights=weights)
+        if int8:
+            from model.quantize import quantize_int8
+
+            model = quantize_int8(model)
+        return cls(model, tokenizer, sampling=sampling)
+
+    @property
+    def block_size(self) -> int:
+        return int(self.config.block_size)
+
+    def prompt_budget(self, sampling: SamplingConfig) -> int:
+        """Tokens the prompt may use so the forced emotion token and the reply still fit."""
+        return self.block_size - sampling.max_new_tokens - 1
+
+    def encode_prompt(self, turns: Sequence[Turn]) -> list[int]:
+        """Token ids of the conversation followed by ``<|rosie|>`` (her turn to speak)."""
+        return list(self.tokenizer.encode_chat(list(turns), add_generation_prompt=True).ids)
+
+    def _forward(self, ids: list[int], cache, persona_id: int, memory: torch.Tensor | None):
+        with torch.inference_mode():
+            return self.model(
+                torch.tensor([ids], dtype=torch.long),
+                persona_ids=torch.tensor([persona_id], dtype=torch.long),
+                memory=memory,
+                kv_cache=cache,
+            )
+
+    def _reading(self, emotion_logits: torch.Tensor) -> EmotionReading:
+        probs = torch.softmax(emotion_logits.float(), dim=-1).tolist()
+        label = EMOTIONS[max(range(len(probs)), key=probs.__getitem__)]
+        return EmotionReading(label, {e: round(p, 6) for e, p in zip(EMOTIONS, probs, strict=True)})
+
+    def read_emotion(
+        self, prompt_ids: list[int], *, persona_id: int = 0, memory: torch.Tensor | None = None
+    ) -> EmotionReading:
+        """The emotion Rosie would reply with, without generating (head at the final ``<|rosie|>``)."""
+        self.check_fits(prompt_ids, 0)
+        output = self._forward(prompt_ids, None, persona_id, memory)
+        return self._reading(output.emotion_logits[0, -1])
+
+    def check_fits(self, prompt_ids: list[int], max_new_tokens: int) -> None:
+        needed = len(prompt_ids) + 1 + max_new_tokens
+        if needed > self.block_size:
+            raise PromptTooLongError(
+                f"prompt of {len(prompt_ids)} tokens + {max_new_tokens} new tokens exceeds the "
+                f"model's context of {self.block_size}; shorten the message or lower max_new_tokens"
+            )
+
+    def stream(
+        self,
+        prompt_ids: list[int],
+        *,
+        sampling: SamplingConfig | None = None,
+        persona_id: int = 0,
+        memory: torch.Tensor | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[GenerationEvent]:
+        """Yield an EmotionEvent, then a TokenEvent per generated token, then the Reply."""
+        sampling = sampling or self.default_sampling
+        self.check_fits(prompt_ids, sampling.max_new_tokens)
+        generator = torch.Generator().manual_seed(sampling.seed) if sampling.seed is not None else None
+        started = time.perf_counter()
+        cache = self.model.new_kv_cache(1, len(prompt_ids) + 1 + sampling.max_new_tokens)
+
+        prefill = self._forward(prompt_ids, cache, persona_id, memory)
+        emotion = self._reading(prefill.emotion_logits[0, -1])
+        yield EmotionEvent(emotion)
+        # Forced first token: the reported emotion, so the emitted token and the label agree.
+        logits = self._forward(
+            [self.emotion_ids[EMOTIONS.index(emotion.label)]], cache, persona_id, memory
+        ).logits
+
+        generated: list[int] = []
+        emitted = ""
+        token_times: list[float] = []
+        finish_reason = "max_tokens"
+        for step in range(sampling.max_new_tokens):
+            if cancel is not None and cancel.is_set():
+                finish_reason = "cancelled"
+                break
+            banned = self.banned_ids + (self.stop_ids if step < sampling.min_new_tokens else [])
+            token = sample_next_token(
+                logits[0, -1],
+                sampling,
+                previous_ids=prompt_ids + generated,
+                banned_ids=banned,
+                generator=generator,
+            )
+            if token in self.stop_ids:
+                finish_reason = "end_of_turn"
+                break
+            token_times.append(time.perf_counter())
+            generated.append(token)
+            text = self.tokenizer.decode(generated, skip_special=True)
+            # Byte-level BPE can split a UTF-8 character across tokens: hold it back until complete.
+            delta = "" if text.endswith("\ufffd") else text[len(emitted) :]
+            emitted += delta
+            yield TokenEvent(delta, token)
+            if step + 1 < sampling.max_new_tokens:
+                logits = self._forward([token], cache, persona_id, memory).logits
+        text = self.tokenizer.decode(generated, skip_special=True)
+        if len(text) > len(emitted):  # an incomplete character at the very end
+            yield TokenEvent(text[len(emitted) :], None)
+        decode_s = token_times[-1] - token_times[0] if len(token_times) > 1 else 0.0
+        yield Reply(
+            text=text.strip(),
+            emotion=emotion,
+            token_ids=generated,
+            finish_reason=finish_reason,
+            prompt_tokens=len(prompt_ids),
+            first_token_latency_s=(token_times[0] if token_times else time.perf_counter()) - started,
+            decode_tokens_per_s=(len(token_times) - 1) / decode_s if decode_s > 0 else 0.0,
+        )
+
+    def generate(self, prompt_ids: list[int], **kwargs) -> Reply:
+        """Run ``stream`` to the end and return the Reply."""
+        *_, reply = self.stream(prompt_ids, **kwargs)
+        return reply
+
+    def embed(self, ids: list[int]) -> torch.Tensor:
+        """A memory vector [n_embd] for a past stretch of conversation (its last block_size tokens)."""
+        with torch.inference_mode():
+            return self.model.embed(torch.tensor([ids[-self.block_size :]], dtype=torch.long))[0].float()
+
+
+class GenerationSlots:
+    """Admission control: at most ``max_active`` generations run, ``max_waiting`` more may queue.
+
+    A request beyond that gets BusyError at once (a 429 at the API) instead of piling up.
+    """
+
+    def __init__(self, max_active: int = 4, max_waiting: int = 16) -> None:
+        self.max_active = max_active
+        self.max_waiting = max_waiting
+        self._semaphore = threading.Semaphore(max_active)
+        self._lock = threading.Lock()
+        self.active = 0
+        self.waiting = 0
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self.waiting >= self.max_waiting and self.active >= self.max_active:
+                raise BusyError(
+                    f"all {self.max_active} generation slots are busy and {self.waiting} requests wait"
+                )
+            self.waiting += 1
+        self._semaphore.acquire()
+        with self._lock:
+            self.waiting -= 1
+            self.active += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self.active -= 1
+        self._semaphore.release()

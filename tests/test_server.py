@@ -1,0 +1,257 @@
+"""The local API over HTTP and WebSocket, on a tiny untrained model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from labeling.emotions import EMOTIONS
+from model.cli import build_parser, sample_texts, write_untrained_model
+from model.engine import Engine, GenerationSlots
+from model.sampling import SamplingConfig
+from server.app import Limits, create_app, running_server
+from server.chat_service import ChatService
+
+TINY = {"vocab_size": 400, "n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 256}
+LIMITS = Limits(max_body_bytes=4096, max_message_chars=1500, max_new_tokens=100)
+AUTH = {"Authorization": "Bearer s3cret"}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Engine:
+    model_dir = write_untrained_model(
+        tmp_path_factory.mktemp("model"), sample_texts(str(data_root), 400), **TINY
+    )
+    return Engine.load(model_dir, sampling=SamplingConfig(max_new_tokens=12, seed=0))
+
+
+@pytest.fixture
+def service(engine: Engine, tmp_path: Path) -> ChatService:
+    return ChatService.open(
+        engine, tmp_path / "history.sqlite", slots=GenerationSlots(max_active=2, max_waiting=2)
+    )
+
+
+@pytest.fixture
+def client(service: ChatService) -> TestClient:
+    return TestClient(create_app(service, limits=LIMITS, api_token="s3cret"))
+
+
+def test_chat_action_history_emotion_and_reset(client: TestClient):
+    assert client.post("/v1/chat", json={"message": "hi"}).status_code == 401
+    assert (
+        client.post("/v1/chat", json={"message": "hi"}, headers={"Authorization": "Bearer nope"}).status_code
+        == 401
+    )
+
+    reply = client.post("/v1/chat", json={"conversation_id": "desk", "message": "Hi Rosie!"}, headers=AUTH)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["emotion"] in EMOTIONS and body["text"] and body["completion_tokens"] >= 1
+    assert body["emotion"] == max(body["probabilities"], key=body["probabilities"].get)
+
+    dragged = client.post("/v1/actions", json={"conversation_id": "desk", "action": "drag"}, headers=AUTH)
+    assert dragged.status_code == 200 and dragged.json()["text"]
+
+    history = client.get("/v1/conversations/desk/history", headers=AUTH).json()
+    assert [(t["role"], t["action"]) for t in history["turns"]] == [
+        ("user", None),
+        ("rosie", None),
+        ("user", "drag"),
+        ("rosie", None),
+    ]
+    emotion = client.get("/v1/conversations/desk/emotion", headers=AUTH).json()
+    assert emotion["emotion"] == dragged.json()["emotion"] == history["turns"][-1]["emotion"]
+
+    preview = client.post(
+        "/v1/emotion", json={"conversation_id": "desk", "message": "I am sad"}, headers=AUTH
+    )
+    assert preview.json()["emotion"] in EMOTIONS
+    assert (
+        len(client.get("/v1/conversations/desk/history", headers=AUTH).json()["turns"]) == 4
+    )  # not recorded
+
+    assert client.delete("/v1/conversations/desk/history", headers=AUTH).json()["session"] == 1
+    assert client.get("/v1/conversations/desk/history", headers=AUTH).json()["turns"] == []
+    assert client.get("/v1/conversations/desk/emotion", headers=AUTH).json()["emotion"] is None
+    assert client.get("/v1/conversations", headers=AUTH).json() == ["desk"]
+
+
+def test_limits_give_clear_4xx(client: TestClient):
+    huge = client.post("/v1/chat", content=json.dumps({"message": "x" * 5000}), headers=AUTH)
+    assert huge.status_code == 413 and "exceeds the limit of 4096" in huge.json()["detail"]
+    long_message = client.post("/v1/chat", json={"message": "y" * 1600}, headers=AUTH)
+    assert long_message.status_code == 413 and "1600 characters" in long_message.json()["detail"]
+    # within the character limit but beyond the model's context
+    too_many_tokens = client.post("/v1/chat", json={"message": "zq " * 450}, headers=AUTH)
+    assert too_many_tokens.status_code == 413 and "context" in too_many_tokens.json()["detail"]
+    greedy = client.post(
+        "/v1/chat", json={"message": "hi", "sampling": {"max_new_tokens": 1000}}, headers=AUTH
+    )
+    assert greedy.status_code == 422 and "limit of 100" in greedy.json()["detail"]
+    assert client.post("/v1/actions", json={"action": "tickle"}, headers=AUTH).status_code == 422
+    assert (
+        client.post("/v1/chat", json={"message": "hi", "sampling": {"top_p": 0}}, headers=AUTH).status_code
+        == 422
+    )
+    assert (
+        client.post("/v1/chat", json={"conversation_id": "../x", "message": "hi"}, headers=AUTH).status_code
+        == 422
+    )
+    chunked = client.post("/v1/chat", content=iter([b'{"message": "', b"w" * 5000, b'"}']), headers=AUTH)
+    assert chunked.status_code == 413
+    assert client.get("/v1/conversations").status_code == 401
+
+
+def test_http_stream_is_ndjson_events(client: TestClient):
+    with client.stream(
+        "POST", "/v1/chat/stream", json={"message": "Tell me a story"}, headers=AUTH
+    ) as response:
+        assert response.status_code == 200
+        events = [json.loads(line) for line in response.iter_lines() if line]
+    assert events[0]["type"] == "emotion" and events[0]["label"] in EMOTIONS
+    assert {e["type"] for e in events[1:-1]} == {"token"}
+    assert events[-1]["type"] == "done" and events[-1]["emotion"] == events[0]["label"]
+    assert "".join(e["text"] for e in events[1:-1]).strip() == events[-1]["text"]
+
+
+def test_websocket_streams_and_reports_errors(client: TestClient):
+    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/v1/ws?token=wrong") as ws:
+        ws.receive_json()
+    assert refused.value.code == 1008
+
+    with client.websocket_connect("/v1/ws?token=s3cret") as ws:
+        ws.send_json({"type": "chat", "conversation_id": "ws", "message": "hello"})
+        emotion = ws.receive_json()
+        assert emotion["type"] == "emotion" and set(emotion["probabilities"]) == set(EMOTIONS)
+        frames = []
+        while (frame := ws.receive_json())["type"] != "done":
+            frames.append(frame)
+        assert frames and all(f["type"] == "token" for f in frames)
+        assert frame["emotion"] == emotion["label"]
+
+        ws.send_json({"type": "action", "conversation_id": "ws", "action": "poke"})
+        assert ws.receive_json()["type"] == "emotion"
+        while ws.receive_json()["type"] != "done":
+            pass
+
+        ws.send_text("not json")
+        assert ws.receive_json()["status"] == 422
+        ws.send_text(json.dumps({"type": "chat", "message": "x" * 5000}))
+        assert ws.receive_json()["status"] == 413
+        ws.send_json({"type": "chat", "message": "hi", "sampling": {"max_new_tokens": 500}})
+        assert ws.receive_json()["status"] == 422
+
+
+def test_openapi_spec_lists_every_endpoint(client: TestClient):
+    spec = client.get("/openapi.json").json()
+    for path in (
+        "/v1/chat",
+        "/v1/chat/stream",
+        "/v1/actions",
+        "/v1/emotion",
+        "/v1/conversations/{conversation_id}/history",
+        "/v1/conversations/{conversation_id}/emotion",
+    ):
+        assert path in spec["paths"], path
+    assert "ActionRequest" in spec["components"]["schemas"]
+    page = client.get("/")
+    assert page.status_code == 200 and "/v1/ws" in page.text
+
+
+def test_binds_loopback_by_default():
+    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
+
+
+def slots_free_soon(service: ChatService, timeout_s: float = 10.0) -> bool:
+    """The worker thread notices the cancel at its next token and releases its slot."""
+    deadline = time.time() + timeout_s
+    while service.slots.active and time.time() < deadline:
+        time.sleep(0.02)
+    return service.slots.active == 0
+
+
+@pytest.fixture
+def live_server(service: ChatService) -> Iterator[str]:
+    with running_server(create_app(service, limits=LIMITS)) as address:
+        yield address
+
+
+def test_disconnect_mid_stream_frees_the_slot(live_server: str, service: ChatService):
+    async def start_and_vanish() -> None:
+        async with websockets.connect(f"ws://{live_server}/v1/ws") as ws:
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "chat",
+                        "conversation_id": "gone",
+                        "message": "hi",
+                        "sampling": {"max_new_tokens": 100, "min_new_tokens": 100},
+                    }
+                )
+            )
+            assert json.loads(await ws.recv())["type"] == "emotion"
+            assert json.loads(await ws.recv())["type"] == "token"
+            assert service.slots.active == 1
+        # leaving the block closes the socket mid-reply
+
+    asyncio.run(start_and_vanish())
+    assert slots_free_soon(service)
+    health = httpx.get(f"http://{live_server}/healthz").json()
+    assert health["slots"]["active"] == 0
+    # the generation stopped early: the partial reply is recorded, far short of 100 tokens
+    rosie = [t for t in service.history("gone") if t.turn.role == "rosie"]
+    assert len(rosie) <= 1
+    if rosie:
+        assert rosie[0].n_tokens < 100
+
+
+def test_cancel_frame_stops_the_reply(client: TestClient, service: ChatService):
+    with client.websocket_connect("/v1/ws?token=s3cret") as ws:
+        ws.send_json(
+            {"type": "chat", "message": "hi", "sampling": {"max_new_tokens": 100, "min_new_tokens": 100}}
+        )
+        assert ws.receive_json()["type"] == "emotion"
+        ws.send_json({"type": "cancel"})
+        while (frame := ws.receive_json())["type"] == "token":
+            pass
+        assert frame["type"] == "cancelled"
+    assert slots_free_soon(service)
+
+
+def test_load_test_script_reports_zero_errors_and_429_when_full(live_server: str):
+    from benchmarks.load_test import run_load
+
+    results, wall = asyncio.run(
+        run_load(
+            live_server, clients=3, requests=2, max_new_tokens=4, timeout_s=120, token=None, fixed_length=True
+        )
+    )
+    assert results.errors == [] and results.completed == 6
+    assert len(results.first_token_s) == 6 and results.tokens == 6 * 4 and wall > 0
+
+    # 2 slots + 2 waiting: of 6 simultaneous long replies, 2 are turned away with a clear 429
+    crowded, _ = asyncio.run(
+        run_load(
+            live_server,
+            clients=6,
+            requests=1,
+            max_new_tokens=60,
+            timeout_s=120,
+            token=None,
+            fixed_length=True,
+        )
+    )
+    assert crowded.completed == 4
+    assert len(crowded.errors) == 2 and all(
+        ": 429 all 2 generation slots are busy" in e for e in crowded.errors
+    )
