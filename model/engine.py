@@ -53,8 +53,11 @@ class EmotionEvent:
 
 @dataclass(frozen=True)
 class TokenEvent:
+    """One generated token and the text it completes ("" while a UTF-8 character is still partial;
+    a final event with ``token_id=None`` flushes a character left incomplete at the end)."""
+
     text: str
-    token_id: int
+    token_id: int | None
     kind: str = "token"
 
 
@@ -173,7 +176,7 @@ class Engine:
         memory: torch.Tensor | None = None,
         cancel: threading.Event | None = None,
     ) -> Iterator[GenerationEvent]:
-        """Yield an EmotionEvent, then a TokenEvent per decoded piece of text, then the Reply."""
+        """Yield an EmotionEvent, then a TokenEvent per generated token, then the Reply."""
         sampling = sampling or self.default_sampling
         self.check_fits(prompt_ids, sampling.max_new_tokens)
         generator = torch.Generator().manual_seed(sampling.seed) if sampling.seed is not None else None
@@ -190,7 +193,7 @@ class Engine:
 
         generated: list[int] = []
         emitted = ""
-        first_token_at = decode_started = time.perf_counter()
+        token_times: list[float] = []
         finish_reason = "max_tokens"
         for step in range(sampling.max_new_tokens):
             if cancel is not None and cancel.is_set():
@@ -207,35 +210,27 @@ class Engine:
             if token in self.stop_ids:
                 finish_reason = "end_of_turn"
                 break
+            token_times.append(time.perf_counter())
             generated.append(token)
             text = self.tokenizer.decode(generated, skip_special=True)
-            # Byte-level BPE can split a UTF-8 character across tokens: hold back until it completes.
-            if not text.endswith("\ufffd") and len(text) > len(emitted):
-                if not emitted:
-                    first_token_at = time.perf_counter()
-                yield TokenEvent(text[len(emitted) :], token)
-                emitted = text
+            # Byte-level BPE can split a UTF-8 character across tokens: hold it back until complete.
+            delta = "" if text.endswith("\ufffd") else text[len(emitted) :]
+            emitted += delta
+            yield TokenEvent(delta, token)
             if step + 1 < sampling.max_new_tokens:
                 logits = self._forward([token], cache, persona_id, memory).logits
-            if step == 0:
-                decode_started = time.perf_counter()
-        decode_elapsed = time.perf_counter() - decode_started
         text = self.tokenizer.decode(generated, skip_special=True)
-        if len(text) > len(emitted):  # flush a held-back incomplete character
-            if not emitted:
-                first_token_at = time.perf_counter()
-            yield TokenEvent(text[len(emitted) :], generated[-1])
-            emitted = text
+        if len(text) > len(emitted):  # an incomplete character at the very end
+            yield TokenEvent(text[len(emitted) :], None)
+        decode_s = token_times[-1] - token_times[0] if len(token_times) > 1 else 0.0
         yield Reply(
             text=text.strip(),
             emotion=emotion,
             token_ids=generated,
             finish_reason=finish_reason,
             prompt_tokens=len(prompt_ids),
-            first_token_latency_s=(first_token_at if emitted else time.perf_counter()) - started,
-            decode_tokens_per_s=(len(generated) - 1) / decode_elapsed
-            if len(generated) > 1 and decode_elapsed > 0
-            else 0.0,
+            first_token_latency_s=(token_times[0] if token_times else time.perf_counter()) - started,
+            decode_tokens_per_s=(len(token_times) - 1) / decode_s if decode_s > 0 else 0.0,
         )
 
     def generate(self, prompt_ids: list[int], **kwargs) -> Reply:

@@ -14,6 +14,9 @@ import contextlib
 import json
 import os
 import secrets
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -129,7 +132,8 @@ def create_app(
 ) -> FastAPI:
     """The API over ``service``; ``api_token`` defaults to ``ROSIE_API_TOKEN`` (unset: no auth)."""
     limits = limits or Limits()
-    token = api_token if api_token is not None else os.environ.get("ROSIE_API_TOKEN") or None
+    # "" disables auth explicitly (e.g. an in-process server) even when ROSIE_API_TOKEN is set
+    token = (api_token if api_token is not None else os.environ.get("ROSIE_API_TOKEN")) or None
     app = FastAPI(
         title="Rosie local API",
         version="1.0",
@@ -371,6 +375,30 @@ def _too_large(size: int, limit: int) -> JSONResponse:
     return JSONResponse(
         {"detail": f"request body of {size} bytes exceeds the limit of {limit}"}, status_code=413
     )
+
+
+@contextlib.contextmanager
+def running_server(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run ``app`` on uvicorn in a background thread; yields ``host:port`` (port 0: a free one).
+
+    For the load test, the browser test and embedding the API in another process.
+    """
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="rosie-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the API server did not start on {host}:{port}")
+        time.sleep(0.02)
+    bound_port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"{host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 def serve(

@@ -114,6 +114,7 @@ def test_stream_yields_emotion_then_tokens_then_reply(engine: Engine):
     assert sum(reply.emotion.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
     assert max(reply.emotion.probabilities, key=reply.emotion.probabilities.get) == reply.emotion.label
     assert 1 <= len(reply.token_ids) <= 10
+    assert [t.token_id for t in tokens if t.token_id is not None] == reply.token_ids  # one event per token
     assert not set(reply.token_ids) & set(range(len(SPECIAL_TOKENS)))
 
 

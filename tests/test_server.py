@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -20,7 +18,7 @@ from labeling.emotions import EMOTIONS
 from model.cli import build_parser, sample_texts, write_untrained_model
 from model.engine import Engine, GenerationSlots
 from model.sampling import SamplingConfig
-from server.app import Limits, create_app
+from server.app import Limits, create_app, running_server
 from server.chat_service import ChatService
 
 TINY = {"vocab_size": 400, "n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 256}
@@ -184,19 +182,8 @@ def slots_free_soon(service: ChatService, timeout_s: float = 10.0) -> bool:
 
 @pytest.fixture
 def live_server(service: ChatService) -> Iterator[str]:
-    """The app on a real uvicorn server on a free loopback port."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(service, limits=LIMITS), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with running_server(create_app(service, limits=LIMITS)) as address:
+        yield address
 
 
 def test_disconnect_mid_stream_frees_the_slot(live_server: str, service: ChatService):
@@ -239,3 +226,32 @@ def test_cancel_frame_stops_the_reply(client: TestClient, service: ChatService):
             pass
         assert frame["type"] == "cancelled"
     assert slots_free_soon(service)
+
+
+def test_load_test_script_reports_zero_errors_and_429_when_full(live_server: str):
+    from benchmarks.load_test import run_load
+
+    results, wall = asyncio.run(
+        run_load(
+            live_server, clients=3, requests=2, max_new_tokens=4, timeout_s=120, token=None, fixed_length=True
+        )
+    )
+    assert results.errors == [] and results.completed == 6
+    assert len(results.first_token_s) == 6 and results.tokens == 6 * 4 and wall > 0
+
+    # 2 slots + 2 waiting: of 6 simultaneous long replies, 2 are turned away with a clear 429
+    crowded, _ = asyncio.run(
+        run_load(
+            live_server,
+            clients=6,
+            requests=1,
+            max_new_tokens=60,
+            timeout_s=120,
+            token=None,
+            fixed_length=True,
+        )
+    )
+    assert crowded.completed == 4
+    assert len(crowded.errors) == 2 and all(
+        ": 429 all 2 generation slots are busy" in e for e in crowded.errors
+    )

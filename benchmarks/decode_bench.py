@@ -1,0 +1,213 @@
+"""Decode speed of Rosie's engine vs Hugging Face GPT2LMHeadModel with its KV cache, same shape, same run.
+
+For each preset (demo, gpt768) and precision (fp32, int8 dynamic) it measures, at batch 1, greedy:
+- first-token latency for a 512-token prompt (prefill + first sampled token; Rosie's also includes
+  the forced emotion token, one extra 1-token step, because that is what a user waits for);
+- decode tokens/s from the first to the last generated token.
+
+The peer is ``GPT2LMHeadModel`` with identical width/depth/heads/vocab/context, exact GELU, SDPA
+attention and ``generate(use_cache=True)``. For int8 both get the same treatment: every Linear in
+the blocks is dynamically quantized, the (tied) LM head stays fp32 in both (GPT-2's Conv1D layers
+are converted to Linear first so quantize_dynamic can reach them). Weights are random: speed does
+not depend on them. The demo preset's context is stretched to fit the 512-token prompt (position
+table only; per-token compute unchanged).
+
+    python benchmarks/decode_bench.py                      # both presets, fp32 + int8
+    python benchmarks/decode_bench.py --presets demo --new-tokens 32 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from model.config import ModelConfig
+from model.engine import Engine, TokenEvent
+from model.gpt import RosieGPT
+from model.quantize import quantize_int8
+from model.sampling import SamplingConfig
+from model.tokenizer import RosieTokenizer
+
+warnings.filterwarnings("ignore")
+
+
+@dataclass
+class Measurement:
+    preset: str
+    precision: str
+    system: str
+    first_token_s: float
+    decode_tokens_per_s: float
+
+
+def rosie_engine(config: ModelConfig, tokenizer: RosieTokenizer, int8: bool) -> Engine:
+    model = RosieGPT(config).eval()
+    return Engine(quantize_int8(model) if int8 else model, tokenizer)
+
+
+def time_rosie(engine: Engine, prompt: list[int], new_tokens: int) -> tuple[float, float]:
+    sampling = SamplingConfig(temperature=0.0, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    started = time.perf_counter()
+    times = [
+        time.perf_counter() for e in engine.stream(prompt, sampling=sampling) if isinstance(e, TokenEvent)
+    ]
+    return times[0] - started, (len(times) - 1) / (times[-1] - times[0])
+
+
+def hf_peer(config: ModelConfig, int8: bool):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    peer = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=config.vocab_size,
+            n_positions=config.block_size,
+            n_embd=config.n_embd,
+            n_layer=config.n_layer,
+            n_head=config.n_head,
+            activation_function="gelu",  # exact GELU, as Rosie
+            attn_implementation="sdpa",
+        )
+    ).eval()
+    if int8:
+        conv1d_to_linear(peer)
+        from torch.ao.quantization import quantize_dynamic
+
+        peer.transformer = quantize_dynamic(peer.transformer, {torch.nn.Linear}, dtype=torch.qint8)
+    return peer
+
+
+def conv1d_to_linear(model: torch.nn.Module) -> None:
+    """GPT-2 keeps its projections in Conv1D (weight [in, out]); swap them for equivalent Linears."""
+    from transformers.pytorch_utils import Conv1D
+
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, Conv1D):
+                linear = torch.nn.Linear(child.weight.shape[0], child.weight.shape[1])
+                linear.weight.data = child.weight.data.t().contiguous()
+                linear.bias.data = child.bias.data
+                setattr(parent, name, linear)
+
+
+def time_hf(peer, prompt: list[int], new_tokens: int) -> tuple[float, float]:
+    from transformers.generation.streamers import BaseStreamer
+
+    class Clock(BaseStreamer):
+        """generate() calls put() once with the prompt, then once per new token."""
+
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def put(self, value: torch.Tensor) -> None:
+            self.times.append(time.perf_counter())
+
+        def end(self) -> None:
+            pass
+
+    clock = Clock()
+    ids = torch.tensor([prompt])
+    started = time.perf_counter()
+    with torch.inference_mode():
+        peer.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            use_cache=True,
+            streamer=clock,
+            pad_token_id=0,
+        )
+    token_times = clock.times[1:]
+    return token_times[0] - started, (len(token_times) - 1) / (token_times[-1] - token_times[0])
+
+
+def bench_preset(
+    preset: str, precision: str, tokenizer: RosieTokenizer, prompt_tokens: int, new_tokens: int, repeats: int
+) -> list[Measurement]:
+    base = ModelConfig.from_preset(preset)
+    config = ModelConfig.from_preset(preset, block_size=max(base.block_size, prompt_tokens + new_tokens + 2))
+    torch.manual_seed(0)
+    prompt = torch.randint(len(tokenizer.backend.get_vocab()), config.vocab_size, (prompt_tokens,)).tolist()
+    int8 = precision == "int8"
+    systems = {
+        "rosie": (rosie_engine(config, tokenizer, int8), time_rosie),
+        "hf_gpt2": (hf_peer(config, int8), time_hf),
+    }
+    results = []
+    for system, (runner, timer) in systems.items():
+        timer(runner, prompt[:32], 4)  # warm-up: allocator, kernels, lazy init
+        runs = [timer(runner, prompt, new_tokens) for _ in range(repeats)]
+        results.append(
+            Measurement(
+                preset,
+                precision,
+                system,
+                statistics.median(r[0] for r in runs),
+                statistics.median(r[1] for r in runs),
+            )
+        )
+        print(
+            f"  {preset:6} {precision:4} {system:8} first token {results[-1].first_token_s * 1000:8.1f} ms"
+            f"  decode {results[-1].decode_tokens_per_s:7.1f} tok/s",
+            flush=True,
+        )
+    return results
+
+
+def report(measurements: list[Measurement]) -> str:
+    rows = [
+        "| preset | precision | Rosie first token (ms) | HF first token (ms) | first-token ratio (HF/Rosie) "
+        "| Rosie decode (tok/s) | HF decode (tok/s) | decode ratio (Rosie/HF) |",
+        "|" + "---|" * 8,
+    ]
+    by_key = {(m.preset, m.precision, m.system): m for m in measurements}
+    for preset, precision in dict.fromkeys((m.preset, m.precision) for m in measurements):
+        rosie, hf = by_key[(preset, precision, "rosie")], by_key[(preset, precision, "hf_gpt2")]
+        rows.append(
+            f"| {preset} | {precision} | {rosie.first_token_s * 1000:.0f} | {hf.first_token_s * 1000:.0f} "
+            f"| {hf.first_token_s / rosie.first_token_s:.2f} | {rosie.decode_tokens_per_s:.1f} "
+            f"| {hf.decode_tokens_per_s:.1f} | {rosie.decode_tokens_per_s / hf.decode_tokens_per_s:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", nargs="+", default=["demo", "gpt768"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"], choices=["fp32", "int8"])
+    parser.add_argument("--prompt-tokens", type=int, default=512)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None, help="also write the measurements here")
+    args = parser.parse_args()
+
+    from model.cli import sample_texts
+    from pipelines.settings import Settings
+
+    tokenizer = RosieTokenizer.train(sample_texts(Settings.from_env().data_root), 2000)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; prompt {args.prompt_tokens} tokens, "
+        f"{args.new_tokens} new tokens, median of {args.repeats}"
+    )
+    measurements = [
+        m
+        for preset in args.presets
+        for precision in args.precisions
+        for m in bench_preset(preset, precision, tokenizer, args.prompt_tokens, args.new_tokens, args.repeats)
+    ]
+    print()
+    print(report(measurements))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(m) for m in measurements], indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""End to end: the API's chat page in headless Debian Chromium, driven by selenium (slow)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from labeling.emotions import EMOTIONS
+from model.cli import sample_texts, write_untrained_model
+from model.engine import Engine
+from model.sampling import SamplingConfig
+from server.app import create_app, running_server
+from server.chat_service import ChatService
+
+pytestmark = pytest.mark.slow
+
+TINY = {"vocab_size": 400, "n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 256}
+
+
+def chromium_driver():
+    """Headless Chromium through the system chromedriver (no download: selenium-manager stays off)."""
+    browser, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not browser or not driver_path:
+        pytest.skip(
+            "Debian chromium/chromium-driver not installed "
+            "(make browser, or apt-get install chromium chromium-driver)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+
+
+def test_chat_page_streams_a_reply_with_an_emotion(tmp_path: Path, data_root: Path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    model_dir = write_untrained_model(tmp_path / "model", sample_texts(str(data_root), 400), **TINY)
+    # long enough that the page visibly streams several token frames before "done"
+    engine = Engine.load(model_dir, sampling=SamplingConfig(max_new_tokens=24, min_new_tokens=24, seed=0))
+    service = ChatService.open(engine, tmp_path / "history.sqlite")
+    driver = chromium_driver()
+    try:
+        with running_server(create_app(service, api_token="page-token")) as address:
+            driver.get(f"http://{address}/#token=page-token")
+            wait = WebDriverWait(driver, 60)
+            wait.until(lambda d: d.find_element(By.ID, "status").text == "connected")
+            driver.find_element(By.ID, "message").send_keys("Hello Rosie, nice to meet you!")
+            driver.find_element(By.ID, "send").click()
+
+            # seen while streaming: the emotion badge is up and words are arriving
+            streaming = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".rosie[data-state]"))
+            wait.until(lambda d: streaming[0].find_element(By.CLASS_NAME, "words").text)
+            wait.until(lambda d: streaming[0].get_attribute("data-state") == "done")
+
+            bubble = driver.find_element(By.CSS_SELECTOR, ".rosie[data-state='done']")
+            label = bubble.find_element(By.CLASS_NAME, "emotion").text
+            words = bubble.find_element(By.CLASS_NAME, "words").text
+            assert label in EMOTIONS and words.strip()
+            assert driver.find_element(By.CSS_SELECTOR, ".user").text == "You: Hello Rosie, nice to meet you!"
+
+            stored = service.history(
+                next(c for c in service.store.conversation_ids() if c.startswith("web-"))
+            )
+            assert stored[0].turn.text == "Hello Rosie, nice to meet you!"
+            assert stored[1].turn.emotion == label
+            assert " ".join(stored[1].turn.text.split()) == " ".join(words.split())
+
+            driver.find_element(By.ID, "poke").click()  # an action from the page gets a reply too
+            wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".rosie[data-state='done']")) == 2)
+    finally:
+        driver.quit()
