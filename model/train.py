@@ -165,6 +165,15 @@ def flops_per_token(config: ModelConfig, n_params: int, block_size: int) -> floa
     return 6 * n_params + 12 * config.n_layer * config.n_embd * block_size
 
 
+def peak_memory_gib(device: torch.device) -> float:
+    """Peak accelerator memory allocated (GPU), else the process's peak resident memory (CPU)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
 # --- lineage ------------------------------------------------------------------------------------
 
 
@@ -633,6 +642,7 @@ def write_outputs(
         **{k: v for k, v in final.items() if k != "step"},
         "tokens_per_s": sum(h["tokens_per_s"] for h in recent) / max(len(recent), 1),
         "mfu": sum(h["mfu"] for h in recent) / max(len(recent), 1),
+        "peak_memory_gib": peak_memory_gib(run.device),
         "steps": settings.max_steps,
         "tokens_seen": settings.max_steps
         * settings.micro_batch_size

@@ -118,9 +118,7 @@ class TrainConfig:
         return cls(**data)
 
 
-def _phases(
-    base: PhaseConfig, personality: PhaseConfig, emotion: PhaseConfig
-) -> dict[str, PhaseConfig]:
+def _phases(base: PhaseConfig, personality: PhaseConfig, emotion: PhaseConfig) -> dict[str, PhaseConfig]:
     return {"base": base, "personality": personality, "emotion": emotion}
 
 
@@ -130,25 +128,72 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
     "demo": TrainConfig(
         preset="demo",
         phases=_phases(
-            PhaseConfig(max_steps=300, learning_rate=2e-3, warmup_steps=20, micro_batch_size=16,
-                        eval_interval=100, eval_examples=64, checkpoint_interval=50),
-            PhaseConfig(max_steps=200, learning_rate=1e-3, warmup_steps=10, micro_batch_size=16,
-                        eval_interval=100, eval_examples=64, checkpoint_interval=50),
-            PhaseConfig(max_steps=120, learning_rate=5e-4, warmup_steps=10, micro_batch_size=16,
-                        eval_interval=60, eval_examples=256, checkpoint_interval=40,
-                        emotion_loss_weight=1.0, personality_mix=0.3),
+            PhaseConfig(
+                max_steps=80,
+                learning_rate=3e-3,
+                warmup_steps=8,
+                micro_batch_size=8,
+                eval_interval=40,
+                eval_examples=32,
+                checkpoint_interval=20,
+            ),
+            PhaseConfig(
+                max_steps=60,
+                learning_rate=2e-3,
+                warmup_steps=5,
+                micro_batch_size=8,
+                eval_interval=30,
+                eval_examples=64,
+                checkpoint_interval=20,
+            ),
+            PhaseConfig(
+                max_steps=40,
+                learning_rate=1e-3,
+                warmup_steps=4,
+                micro_batch_size=8,
+                eval_interval=0,
+                eval_examples=256,
+                checkpoint_interval=20,
+                emotion_loss_weight=1.0,
+                personality_mix=0.3,
+            ),
         ),
     ),
     "gpt768": TrainConfig(
         preset="gpt768",
         phases=_phases(
-            PhaseConfig(max_steps=20_000, learning_rate=6e-4, warmup_steps=1000, micro_batch_size=8,
-                        grad_accum_steps=8, eval_interval=1000, checkpoint_interval=1000, log_interval=10),
-            PhaseConfig(max_steps=2_000, learning_rate=1e-4, warmup_steps=100, micro_batch_size=8,
-                        grad_accum_steps=4, eval_interval=500, checkpoint_interval=500, log_interval=10),
-            PhaseConfig(max_steps=1_000, learning_rate=5e-5, warmup_steps=50, micro_batch_size=8,
-                        grad_accum_steps=4, eval_interval=250, checkpoint_interval=250, log_interval=10,
-                        emotion_loss_weight=0.5, personality_mix=0.3),
+            PhaseConfig(
+                max_steps=20_000,
+                learning_rate=6e-4,
+                warmup_steps=1000,
+                micro_batch_size=8,
+                grad_accum_steps=8,
+                eval_interval=1000,
+                checkpoint_interval=1000,
+                log_interval=10,
+            ),
+            PhaseConfig(
+                max_steps=2_000,
+                learning_rate=1e-4,
+                warmup_steps=100,
+                micro_batch_size=8,
+                grad_accum_steps=4,
+                eval_interval=500,
+                checkpoint_interval=500,
+                log_interval=10,
+            ),
+            PhaseConfig(
+                max_steps=1_000,
+                learning_rate=5e-5,
+                warmup_steps=50,
+                micro_batch_size=8,
+                grad_accum_steps=4,
+                eval_interval=250,
+                checkpoint_interval=250,
+                log_interval=10,
+                emotion_loss_weight=0.5,
+                personality_mix=0.3,
+            ),
         ),
     ),
 }
