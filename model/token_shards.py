@@ -317,10 +317,19 @@ def evaluation_batches(
     for example in examples:
         chunk.append(example)
         if len(chunk) == batch_size:
-            yield Batch.stack(chunk)
+            yield _trimmed(Batch.stack(chunk))
             chunk = []
     if chunk:
-        yield Batch.stack(chunk)
+        yield _trimmed(Batch.stack(chunk))
+
+
+def _trimmed(batch: Batch) -> Batch:
+    """Drop trailing columns nobody reads (short conversations padded to the window): attention
+    is causal, so what the kept positions see is unchanged, and evaluation runs several times faster."""
+    used = (batch.targets != IGNORE_INDEX) | (batch.emotion != NO_EMOTION)
+    columns = used.any(dim=0).nonzero()
+    width = int(columns.max()) + 1 if len(columns) else 1
+    return Batch(batch.idx[:, :width], batch.targets[:, :width], batch.emotion[:, :width])
 
 
 # --- building shards from the corpus and the datasets -------------------------------------------

@@ -540,11 +540,15 @@ def save_checkpoint(
         "history": history,
         "evals": evals,
     }
-    engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=client_state)
+    # RNG first: DeepSpeed writes ``latest`` last, so a kill at any moment leaves ``latest``
+    # naming a complete checkpoint (or the previous one).
     rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state()
+    (ckpt_dir / tag).mkdir(parents=True, exist_ok=True)
     torch.save(rng, _rng_file(ckpt_dir / tag, run.rank))
+    torch.distributed.barrier()
+    engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=client_state)
     torch.distributed.barrier()
     if run.is_main:
         tags = sorted(p for p in ckpt_dir.glob("step*") if p.is_dir())
@@ -555,14 +559,15 @@ def save_checkpoint(
 
 def resume(engine: Any, ckpt_dir: Path, run_fingerprint: str, run: PhaseRun) -> dict[str, Any]:
     """Load the latest checkpoint of this exact run; start fresh (clearing stale ones) otherwise."""
-    run_file = ckpt_dir / RUN_FILE
+    run_file, latest = ckpt_dir / RUN_FILE, ckpt_dir / "latest"
     matches = run_file.exists() and json.loads(run_file.read_text()).get("fingerprint") == run_fingerprint
-    if not matches or not (ckpt_dir / "latest").exists():
+    tag = latest.read_text().strip() if latest.exists() else ""
+    if not matches or not tag or not (ckpt_dir / tag).is_dir():  # (an empty ``latest``: killed writing it)
         torch.distributed.barrier()
         if run.is_main:
             if ckpt_dir.exists():
                 log.warning(
-                    "checkpoints in %s belong to another run (config, data or init changed): starting fresh",
+                    "no resumable checkpoint of this run in %s (config, data or init changed): start fresh",
                     ckpt_dir,
                 )
                 shutil.rmtree(ckpt_dir)
@@ -570,7 +575,6 @@ def resume(engine: Any, ckpt_dir: Path, run_fingerprint: str, run: PhaseRun) -> 
             run_file.write_text(json.dumps({"fingerprint": run_fingerprint, "phase": run.phase}))
         torch.distributed.barrier()
         return {}
-    tag = (ckpt_dir / "latest").read_text().strip()
     path, client_state = engine.load_checkpoint(str(ckpt_dir), tag=tag)
     if path is None:
         raise RuntimeError(

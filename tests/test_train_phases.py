@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 
+import pyarrow.parquet as pq
 import pytest
 import torch
+from dagster import DagsterInstance, materialize
 
+from assets.evaluation import model_eval
+from dedup.atomic import write_text_atomic
+from labeling.baseline import train_and_score
+from labeling.datasets import baseline_path, split_path
 from model.gpt import RosieGPT
 from model.train import checkpoint_dir, loss_curve_path, main, weights_path
 from model.train_config import OVERRIDES_ENV
 from model.weights import load_model, manifest_path
+from pipelines.resources import StorageResource
 from pipelines.settings import Settings
 from tests.test_train_support import TINY_MODEL, prepare, tiny_overrides
 
@@ -91,3 +98,27 @@ def test_changed_settings_start_the_phase_over(trained, monkeypatch):
     manifest = json.loads(manifest_path(weights_path(settings, "personality")).read_text())
     assert manifest["metrics"]["steps"] == 4
     assert (checkpoint_dir(settings, "personality") / "latest").read_text().strip() == "step00000004"
+
+
+def test_model_eval_reports_test_metrics_beside_the_baseline(trained):
+    settings, _ = trained
+    splits = {split: pq.read_table(split_path(settings, "emotion", split)) for split in ("train", "test")}
+    baseline = train_and_score(splits["train"], splits["test"], max_features=5000)
+    write_text_atomic(json.dumps(baseline), baseline_path(settings))
+    storage = StorageResource(
+        data_root=settings.data_root,
+        artifacts_dir=str(settings.artifacts_dir),
+        model_dir=str(settings.model_dir),
+    )
+    result = materialize([model_eval], resources={"storage": storage}, instance=DagsterInstance.ephemeral())
+    metadata = result.asset_materializations_for_node("model_eval")[0].metadata
+    assert metadata["chat_test_perplexity"].value > 1
+    assert 0 <= metadata["emotion_macro_f1"].value <= 1
+    assert metadata["baseline_macro_f1"].value == baseline["macro_f1"]
+    assert metadata["emotion_gold_examples"].value == sum(
+        1 for r in splits["test"].to_pylist() if r["label_source"] == "gold"
+    ), "one prediction per gold test row, read at its <|rosie|> position"
+    assert "| prompt | emotion | reply |" in metadata["sample_replies"].value
+    report = json.loads((settings.artifacts_dir / "evaluation" / "model_eval.json").read_text())
+    assert len(report["sample_replies"]) == 6
+    assert all(r["emotion"] for r in report["sample_replies"])
