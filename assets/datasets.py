@@ -6,6 +6,7 @@ training will read, not the objects in memory.
 
 import json
 from collections import Counter
+from collections.abc import Callable
 
 from dagster import (
     AssetCheckResult,
@@ -46,21 +47,34 @@ class DatasetConfig(Config):
     exclude_noncommercial: bool = exclude_noncommercial_default()
 
 
-def _written(context: AssetExecutionContext, storage: StorageResource, name: str, build) -> dict:
-    """Write splits and quarantine; the metadata both dataset assets share."""
+def _materialize(
+    context: AssetExecutionContext,
+    config: DatasetConfig,
+    storage: StorageResource,
+    name: str,
+    build,
+    metadata: dict,
+    card: Callable[[dict[str, int]], str],
+) -> MaterializeResult:
+    """Write splits and quarantine; metadata both dataset assets share, plus theirs and the card."""
     settings = storage.settings
     paths = write_splits(settings, name, build.tables)
     quarantine_path = write_quarantine(settings, name, build.quarantine.records)
     sizes = {split: build.tables[split].num_rows for split in SPLITS}
     context.log.info(f"{name} dataset: {sizes}")
-    return {
-        "rows": sum(sizes.values()),
-        "split_sizes": sizes,
-        "quarantined": build.stats["quarantined"],
-        "input_sha256": build.input_sha256,
-        "paths": {split: str(p) for split, p in paths.items()},
-        "quarantine_path": str(quarantine_path),
-    }
+    return MaterializeResult(
+        metadata={
+            "rows": sum(sizes.values()),
+            "split_sizes": sizes,
+            **metadata,
+            "quarantined": build.stats["quarantined"],
+            "exclude_noncommercial": config.exclude_noncommercial,
+            "input_sha256": build.input_sha256,
+            "paths": {split: str(p) for split, p in paths.items()},
+            "quarantine_path": str(quarantine_path),
+            "dataset_card": MetadataValue.md(card(sizes)),
+        }
+    )
 
 
 @asset(
@@ -72,22 +86,17 @@ def emotion_dataset(
 ) -> MaterializeResult:
     options = EmotionOptions(exclude_noncommercial=config.exclude_noncommercial)
     build = build_emotion_dataset(storage.settings.data_root, options)
-    metadata = _written(context, storage, "emotion", build)
     stats = build.stats
-    return MaterializeResult(
-        metadata={
-            **metadata,
-            "records_in": stats["records_in"],
-            "kept": stats["kept"],
-            "filtered": stats["filtered"],
-            "records_accounted": stats["accounted"],
-            "class_balance": stats["class_balance"],
-            "excluded_sources": stats["excluded_sources"],
-            "exclude_noncommercial": config.exclude_noncommercial,
-            "dataset_card": MetadataValue.md(
-                emotion_card(stats, metadata["split_sizes"], config.exclude_noncommercial)
-            ),
-        }
+    metadata = {k: stats[k] for k in ("records_in", "kept", "filtered", "class_balance", "excluded_sources")}
+    metadata["records_accounted"] = stats["accounted"]
+    return _materialize(
+        context,
+        config,
+        storage,
+        "emotion",
+        build,
+        metadata,
+        lambda sizes: emotion_card(stats, sizes, config.exclude_noncommercial),
     )
 
 
@@ -100,17 +109,19 @@ def personality_dataset(
 ) -> MaterializeResult:
     options = PersonalityOptions(exclude_noncommercial=config.exclude_noncommercial)
     build = build_personality_dataset(storage.settings.data_root, options)
-    metadata = _written(context, storage, "personality", build)
-    return MaterializeResult(
-        metadata={
-            **metadata,
-            **build.stats,
-            **{f"diversity_{k}": v for k, v in build.diversity.items()},
-            "exclude_noncommercial": config.exclude_noncommercial,
-            "dataset_card": MetadataValue.md(
-                personality_card(build.stats, metadata["split_sizes"], build.diversity)
-            ),
-        }
+    metadata = {
+        **{k: v for k, v in build.stats.items() if k != "quarantined"},
+        **{f"diversity_{k}": v for k, v in build.diversity["all"].items()},
+        "diversity_by_kind": build.diversity,
+    }
+    return _materialize(
+        context,
+        config,
+        storage,
+        "personality",
+        build,
+        metadata,
+        lambda sizes: personality_card(build.stats, sizes, build.diversity),
     )
 
 

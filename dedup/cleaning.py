@@ -29,6 +29,7 @@ from dedup.pii import PIIScrubber
 from dedup.stats import LayerStats, read_stage_stats
 from dedup.threads import RedditCommentFilter, ThreadBuilder
 from dedup.web import HtmlExtraction, OfflineURLFilter
+from dedup.words import RegexWordTokenizer
 from pipelines.settings import Settings
 
 
@@ -44,14 +45,21 @@ class Exclusions:
         return DocumentWriter(str(self.root / f"{self.count:02d}_{step}"))
 
 
+def quality_tokenizer(config: CleanConfig) -> str | RegexWordTokenizer:
+    """What the quality filters get as ``language``: a language code or a tokenizer instance."""
+    if config.word_tokenizer == "regex" and config.language == "en":
+        return RegexWordTokenizer()
+    return config.language
+
+
 def web_steps(config: CleanConfig, excluded: Exclusions) -> list[PipelineStep]:
     """FineWeb's filter chain (its default thresholds), with offline URL and language steps,
     then PII scrubbing and the appropriate-content filter."""
-    lang = config.language
+    lang = quality_tokenizer(config)
     return [
         OfflineURLFilter(exclusion_writer=excluded("url")),
         HtmlExtraction(exclusion_writer=excluded("extraction")),
-        LanguageFilter(lang, config.language_threshold, exclusion_writer=excluded("language")),
+        LanguageFilter(config.language, config.language_threshold, exclusion_writer=excluded("language")),
         GopherRepetitionFilter(language=lang, exclusion_writer=excluded("gopher_repetition")),
         GopherQualityFilter(language=lang, exclusion_writer=excluded("gopher_quality")),
         C4QualityFilter(filter_no_terminal_punct=False, language=lang, exclusion_writer=excluded("c4")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from labeling.diversity import NEAR_DUPLICATE_JACCARD
 from labeling.emotions import EMOTIONS
 from labeling.licences import EXCLUDE_NONCOMMERCIAL_ENV, SOURCES
 from labeling.mappings import dropped_labels
@@ -23,10 +24,10 @@ def _sources_table(kept: Mapping[str, int]) -> str:
     return markdown_table(["source", "examples", "licence", "commercial use"], rows)
 
 
-def _splits_line(split_sizes: Mapping[str, int]) -> str:
+def _splits_line(split_sizes: Mapping[str, int], hashed: str) -> str:
     sizes = ", ".join(f"{split} {n:,}" for split, n in split_sizes.items())
     shares = "/".join(str(p) for p in SPLIT_PERCENT.values())
-    return f"Splits ({shares} by a sha256 of the normalised text, so a text never crosses splits): {sizes}."
+    return f"Splits ({shares} by a sha256 of {hashed}): {sizes}."
 
 
 def emotion_card(stats: Mapping, split_sizes: Mapping[str, int], exclude_noncommercial: bool) -> str:
@@ -48,14 +49,14 @@ def emotion_card(stats: Mapping, split_sizes: Mapping[str, int], exclude_noncomm
             f"({', '.join(EMOTIONS)}). `label_source` is `gold` for human annotations mapped by "
             "`labeling/mappings.py` and `weak` for NRC-lexicon labels of unlabelled dialogue kept above "
             "the confidence threshold; `confidence` is 1.0 for gold. `context` is the previous turn.",
-            _splits_line(split_sizes),
+            _splits_line(split_sizes, "the normalised text, so a text never crosses splits"),
             f"Non-commercial sources excluded: **{'yes' if exclude_noncommercial else 'no'}** "
             f"(`{EXCLUDE_NONCOMMERCIAL_ENV}=1`).",
             "## Sources\n\n" + _sources_table(stats["kept"]),
             "## Class balance\n\n" + markdown_table(["label", "gold", "weak", "share"], balance_rows),
             "## Labels dropped on purpose\n\n" + markdown_table(["source", "label", "why"], dropped),
             "## Known limitations\n\nWeak labels are lexicon votes: about 4 in 10 agree with GoEmotions' "
-            "human labels on non-neutral comments (see the asset metadata), so the baseline scores "
+            "human labels on non-neutral comments (docs/datasets.md), so the baseline scores "
             "on gold test rows only. Texts shorter than 2 words or longer than 600 characters are "
             "left out; texts whose annotators disagree are dropped.",
         ]
@@ -64,7 +65,8 @@ def emotion_card(stats: Mapping, split_sizes: Mapping[str, int], exclude_noncomm
 
 def personality_card(stats: Mapping, split_sizes: Mapping[str, int], diversity: Mapping) -> str:
     categories = markdown_table(["category", "conversations"], sorted(stats["categories"].items()))
-    diversity_rows = [[k, v] for k, v in diversity.items()]
+    kinds = list(diversity)
+    diversity_rows = [[measure, *(diversity[k][measure] for k in kinds)] for measure in diversity[kinds[0]]]
     return "\n\n".join(
         [
             "# Rosie personality dataset",
@@ -73,9 +75,15 @@ def personality_card(stats: Mapping, split_sizes: Mapping[str, int], diversity: 
             "such as `<|action:drag|>`) and Rosie turns, each with an emotion. Authored templates "
             "and slot fillers (`labeling/personality_templates.py`) are combined with real "
             "chit-chat restyled into her voice.",
-            _splits_line(split_sizes),
+            _splits_line(
+                split_sizes,
+                "the source dialogue for restyled chit-chat (all its windows share a split) "
+                "and of the conversation text for templated ones",
+            ),
             "## Sources\n\n" + _sources_table(stats["kept"]),
             "## Categories\n\n" + categories,
-            "## Diversity (Rosie turns)\n\n" + markdown_table(["measure", "value"], diversity_rows),
+            "## Diversity\n\ndistinct-n over Rosie's turns; near-duplicates are conversations with "
+            f"another one at word-3-gram Jaccard >= {NEAR_DUPLICATE_JACCARD} (MinHash LSH, verified).\n\n"
+            + markdown_table(["measure", *kinds], diversity_rows),
         ]
     )

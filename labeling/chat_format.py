@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from labeling.emotions import EMOTIONS
 from labeling.special_tokens import (
@@ -100,7 +100,8 @@ def to_text(segments: Sequence[Segment]) -> str:
 
 def turns_to_json(turns: Sequence[Turn]) -> str:
     """The datasets' ``turns`` column: a JSON list of ``{"role","text","emotion","action"}``."""
-    return json.dumps([asdict(turn) for turn in turns], ensure_ascii=False)
+    fields = ("role", "text", "emotion", "action")
+    return json.dumps([{name: getattr(turn, name) for name in fields} for turn in turns], ensure_ascii=False)
 
 
 def turns_from_json(data: str) -> list[Turn]:

@@ -26,13 +26,20 @@ def tokens(text: str) -> list[str]:
 
 
 def distinct_n(texts: Sequence[str], n: int) -> float:
-    total, unique = 0, set()
+    return distinct_ns(texts, (n,))[n]
+
+
+def distinct_ns(texts: Sequence[str], ns: Sequence[int] = (1, 2, 3)) -> dict[int, float]:
+    """distinct-n for several n in one pass over the tokens."""
+    totals = dict.fromkeys(ns, 0)
+    unique: dict[int, set] = {n: set() for n in ns}
     for text in texts:
         words = tokens(text)
-        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-        total += len(grams)
-        unique.update(grams)
-    return round(len(unique) / total, 4) if total else 0.0
+        for n in ns:
+            grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+            totals[n] += len(grams)
+            unique[n].update(grams)
+    return {n: round(len(unique[n]) / totals[n], 4) if totals[n] else 0.0 for n in ns}
 
 
 def shingles(text: str, size: int = 3) -> set[str]:
@@ -76,16 +83,18 @@ def near_duplicate_pairs(
 
 
 def diversity_report(
-    texts: Sequence[str], near_duplicate_texts: Sequence[str] | None = None
-) -> dict[str, float]:
-    """distinct-1/2/3 of ``texts`` and the near-duplicate share of ``near_duplicate_texts``
-    (defaults to ``texts``): the share of items with at least one near-duplicate elsewhere."""
-    items = list(near_duplicate_texts if near_duplicate_texts is not None else texts)
-    involved = {i for pair in near_duplicate_pairs(items) for i in pair}
-    return {
-        "distinct_1": distinct_n(texts, 1),
-        "distinct_2": distinct_n(texts, 2),
-        "distinct_3": distinct_n(texts, 3),
-        "near_duplicate_share": round(len(involved) / len(items), 4) if items else 0.0,
-        "near_duplicate_jaccard": NEAR_DUPLICATE_JACCARD,
-    }
+    items: Sequence[tuple[str, Sequence[str]]], groups: dict[str, Sequence[int]]
+) -> dict[str, dict[str, float]]:
+    """Per group of items: distinct-1/2/3 over the items' turns and the near-duplicate share (items
+    with at least one near-duplicate inside the same group). ``items`` are (whole text, turns)."""
+    pairs = near_duplicate_pairs([text for text, _ in items])
+    report = {}
+    for name, members in groups.items():
+        member_set = set(members)
+        involved = {i for pair in pairs if pair[0] in member_set and pair[1] in member_set for i in pair}
+        distinct = distinct_ns([turn for i in members for turn in items[i][1]])
+        report[name] = {
+            **{f"distinct_{n}": value for n, value in distinct.items()},
+            "near_duplicate_share": round(len(involved) / len(member_set), 4) if member_set else 0.0,
+        }
+    return report

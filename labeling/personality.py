@@ -36,6 +36,7 @@ from labeling.sources import (
     Quarantine,
     SourceFiles,
     SourceText,
+    read_available,
     read_chatterbot_dialogues,
     read_personachat_dialogues,
     read_topical_chat_dialogues,
@@ -117,21 +118,9 @@ class Filler:
         return self.rng.choice(list(options))
 
     def fill(self, template: str, emotion: str = "neutral", **slots: object) -> str:
-        defaults = {
-            "emoji": self.pick(T.EMOJI[emotion]),
-            "opener": self.pick(T.OPENERS[emotion]),
-            "closer": self.pick(T.CLOSERS),
-            "daypart": self.pick(T.DAYPARTS),
-            "task": self.pick(T.TASKS),
-            "fact": self.pick(T.FUN_FACTS),
-            "thing": self.pick(T.FAVOURITE_THINGS),
-            "place": self.pick(T.PLACES),
-            "pet": self.pick(T.PETS),
-            "person": self.pick(T.PEOPLE),
-            "thing2": self.pick(T.TESTS),
-        }
-        text = template.format(**{**defaults, **slots})
+        text = template.format_map(_Slots(self, emotion, slots))
         text = re.sub(r"(?<=\w)\.([~!])", r"\1", text)  # "feet.~" -> "feet~"
+        text = re.sub(r"\b([Aa]) (?=[aeiou])", r"\1n ", text)  # "a exam" -> "an exam"
         return re.sub(r" {2,}", " ", text).replace(" ~", "~").strip()
 
     def reply(self, by_emotion: dict[str, tuple[str, ...]], **slots: object) -> Turn:
@@ -141,6 +130,33 @@ class Filler:
 
     def user(self, template: str, **slots: object) -> Turn:
         return Turn("user", self.fill(template, **slots))
+
+
+# Slots any template may use; each is drawn only when the template names it.
+_SHARED_SLOTS: dict[str, tuple[str, ...]] = {
+    "closer": T.CLOSERS,
+    "daypart": T.DAYPARTS,
+    "task": T.TASKS,
+    "fact": T.FUN_FACTS,
+    "thing": T.FAVOURITE_THINGS,
+    "place": T.PLACES,
+    "pet": T.PETS,
+    "person": T.PEOPLE,
+    "thing2": T.TESTS,
+}
+
+
+class _Slots(dict):
+    """Given slots first; missing ones drawn from the fillers (emoji and opener by emotion)."""
+
+    def __init__(self, filler: Filler, emotion: str, slots: dict) -> None:
+        super().__init__(slots)
+        self.filler, self.emotion = filler, emotion
+
+    def __missing__(self, name: str) -> object:
+        by_emotion = {"emoji": T.EMOJI, "opener": T.OPENERS}
+        options = by_emotion[name][self.emotion] if name in by_emotion else _SHARED_SLOTS[name]
+        return self.filler.pick(options)
 
 
 def _with_name(f: Filler, text: str) -> str:
@@ -351,7 +367,7 @@ def restyled_conversations(
     for source, reader in readers.items():
         if source not in allowed:
             continue
-        for dialogue in reader(files, quarantine):
+        for dialogue in read_available(source, reader, files, quarantine):
             for window in _windows(dialogue, options.exchanges_per_window):
                 turns = [Turn("system", DEFAULT_SYSTEM_PROMPT)]
                 for user, reply in zip(window[::2], window[1::2], strict=True):
@@ -369,10 +385,6 @@ def restyled_conversations(
 
 
 # ---------------------------------------------------------------- the build
-
-
-def _conversation_id(conversation: Conversation) -> str:
-    return hashlib.sha256(turns_to_json(conversation.turns).encode("utf-8")).hexdigest()[:16]
 
 
 def build_personality_dataset(
@@ -402,17 +414,19 @@ def build_personality_dataset(
     for _ in range(options.templated):
         offer(templated_conversation(f))
 
-    rows = [
-        {
-            "conversation_id": _conversation_id(c),
-            "turns": turns_to_json(c.turns),
-            "split": split_of(c.split_key),
-            "source": c.source,
-            "licence": licence_of(c.source),
-            "category": c.category,
-        }
-        for c in kept.values()
-    ]
+    rows = []
+    for c in kept.values():
+        turns = turns_to_json(c.turns)
+        rows.append(
+            {
+                "conversation_id": hashlib.sha256(turns.encode("utf-8")).hexdigest()[:16],
+                "turns": turns,
+                "split": split_of(c.split_key),
+                "source": c.source,
+                "licence": licence_of(c.source),
+                "category": c.category,
+            }
+        )
     tables = {
         split: pa.Table.from_pylist(
             sorted((r for r in rows if r["split"] == split), key=lambda r: r["conversation_id"]),
@@ -421,7 +435,6 @@ def build_personality_dataset(
         for split in SPLITS
     }
     conversations = list(kept.values())
-    rosie_texts = [t.text for c in conversations for t in c.turns if t.role == "rosie"]
     stats = {
         "generated": dict(generated),
         "exact_duplicates_removed": dict(duplicates),
@@ -435,5 +448,10 @@ def build_personality_dataset(
         "restyled_available": len(restyled),
         "quarantined": quarantine.counts(),
     }
-    diversity = diversity_report(rosie_texts, [c.text for c in conversations])
+    items = [(c.text, [t.text for t in c.turns if t.role == "rosie"]) for c in conversations]
+    templated = [i for i, c in enumerate(conversations) if c.source == "rosie_templates"]
+    restyled = [i for i, c in enumerate(conversations) if c.source != "rosie_templates"]
+    diversity = diversity_report(
+        items, {"all": range(len(items)), "templated": templated, "restyled": restyled}
+    )
     return PersonalityBuild(tables, stats, diversity, quarantine, files.sha256)

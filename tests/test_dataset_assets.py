@@ -21,6 +21,7 @@ def storage_for(settings) -> StorageResource:
     )
 
 
+@pytest.mark.slow
 def test_both_datasets_materialize_with_passing_checks(settings):
     assets = [dataset_assets.emotion_dataset, dataset_assets.personality_dataset]
     checks = dataset_assets.EMOTION_CHECKS + dataset_assets.PERSONALITY_CHECKS

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from assets.datasets import (
+    EMOTION_CHECKS,
+    emotion_label_distribution,
+    emotion_minimum_size,
+    emotion_no_split_leakage,
+)
 from labeling.datasets import evaluation_texts, split_path, write_splits
 from labeling.emotion_dataset import EmotionOptions, build_emotion_dataset, resolve_goemotions
 from labeling.emotions import EMOTIONS
 from labeling.licences import SOURCES
 from labeling.splits import SPLITS, split_of, text_key
 from labeling.weak_labels import DEFAULT_THRESHOLD, LexiconLabeller
+from pipelines.resources import StorageResource
 from pipelines.settings import Settings
 
 
@@ -86,7 +95,7 @@ def test_weak_labeller_needs_no_download_and_respects_negation():
     assert "happy" not in labeller.lemmas("I am not happy")
 
 
-def test_written_layout_and_evaluation_texts(build, settings):
+def test_written_layout_checks_and_evaluation_texts(build, settings):
     assert evaluation_texts(settings) == []  # nothing built yet
     write_splits(settings, "emotion", build.tables)
     for split in SPLITS:
@@ -101,6 +110,26 @@ def test_written_layout_and_evaluation_texts(build, settings):
             "split",
             "context",
         ]
+    storage = StorageResource(artifacts_dir=str(settings.artifacts_dir))
+    for check in EMOTION_CHECKS:
+        result = check(storage=storage)
+        assert result.passed, (check, result.metadata)
     texts = evaluation_texts(settings)
     assert len(texts) == build.tables["validation"].num_rows + build.tables["test"].num_rows
     assert set(texts).isdisjoint(r["text"] for r in rows(build, "train"))
+
+
+def test_checks_fail_on_leaked_small_or_skewed_data(build, settings):
+    train = build.tables["train"].slice(0, 300)
+    leaked = pa.concat_tables([build.tables["test"].slice(0, 50), train.slice(0, 5)])  # 5 train texts
+    write_splits(
+        settings,
+        "emotion",
+        {"train": train, "validation": build.tables["validation"].slice(0, 50), "test": leaked},
+    )
+    storage = StorageResource(artifacts_dir=str(settings.artifacts_dir))
+    assert emotion_no_split_leakage(storage=storage).metadata["overlap"].data["train&test"] == 5
+    assert not emotion_minimum_size(storage=storage).passed
+    skewed = train.filter(pc.equal(train.column("label"), "neutral"))
+    write_splits(settings, "emotion", {split: skewed for split in SPLITS})
+    assert not emotion_label_distribution(storage=storage).passed

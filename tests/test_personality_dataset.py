@@ -8,7 +8,9 @@ from collections import Counter
 
 import pytest
 
+from assets.datasets import PERSONALITY_CHECKS
 from labeling.chat_format import turns_from_json
+from labeling.datasets import evaluation_texts, write_splits
 from labeling.diversity import distinct_n, near_duplicate_pairs
 from labeling.personality import (
     CATEGORIES,
@@ -19,6 +21,7 @@ from labeling.personality import (
     restyle,
 )
 from labeling.splits import SPLITS, text_key
+from pipelines.resources import StorageResource
 from pipelines.settings import Settings
 
 
@@ -100,9 +103,11 @@ def test_splits_are_disjoint_and_sized(build):
 
 
 def test_diversity_report(build):
-    assert build.diversity["distinct_1"] < build.diversity["distinct_2"] < build.diversity["distinct_3"]
-    assert build.diversity["distinct_2"] > 0.1
-    assert build.diversity["near_duplicate_share"] < 0.1
+    overall = build.diversity["all"]
+    assert overall["distinct_1"] < overall["distinct_2"] < overall["distinct_3"]
+    assert overall["distinct_2"] > 0.1
+    assert all(kind["near_duplicate_share"] < 0.1 for kind in build.diversity.values())
+    assert build.diversity["templated"]["distinct_3"] < build.diversity["restyled"]["distinct_3"]
 
 
 def test_deterministic_and_noncommercial_switch():
@@ -130,3 +135,14 @@ def test_distinct_n_and_near_duplicates():
     base = "the quick brown fox jumps over the lazy dog near the quiet river bank today"
     texts = [base, base + " again", "completely different words live in this other sentence here"]
     assert near_duplicate_pairs(texts) == [(0, 1)]
+
+
+def test_checks_pass_on_written_dataset_and_evaluation_texts(build, settings):
+    write_splits(settings, "personality", build.tables)
+    storage = StorageResource(artifacts_dir=str(settings.artifacts_dir))
+    for check in PERSONALITY_CHECKS:
+        result = check(storage=storage)
+        assert result.passed, (check, result.metadata)
+    texts = set(evaluation_texts(settings))
+    held_out = [t for s in ("validation", "test") for _, turns in conversations(build, s) for t in turns[1:]]
+    assert {t.text for t in held_out if t.text} == texts

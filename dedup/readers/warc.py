@@ -77,8 +77,9 @@ class WarcParser:
                 return False
         return True
 
-    def _compact(self) -> None:
-        if self._pos:
+    def _compact(self, force: bool = False) -> None:
+        # Dropping consumed bytes moves the rest of the buffer: do it once they make up half of it.
+        if self._pos and (force or self._pos * 2 >= len(self._buf)):
             del self._buf[: self._pos]
             self._base += self._pos
             self._pos = 0
@@ -136,7 +137,7 @@ class WarcParser:
             # keep a short tail: the next header may straddle two chunks
             search_from = max(self._pos + 1, len(self._buf) - 16)
             self._pos = search_from - 1
-            self._compact()
+            self._compact(force=True)
             search_from = 1
             if not self._fill():
                 self._pos = len(self._buf)
@@ -226,7 +227,7 @@ class WarcParser:
         remaining = length + len(_TRAILER) - (len(self._buf) - block_start)
         self._pos = len(self._buf)
         while remaining > 0 and self._fill():
-            self._compact()
+            self._compact(force=True)
             take = min(remaining, len(self._buf))
             remaining -= take
             self._pos = take
