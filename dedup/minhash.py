@@ -53,12 +53,19 @@ class DedupView(PipelineStep):
 
     def run(self, data, rank: int = 0, world_size: int = 1):
         for doc in data:
-            context = int(doc.metadata.get("context_turns") or 0)
-            if context and doc.metadata.get("turns"):
-                turns = json.loads(doc.metadata["turns"])[context:]
-                doc.text = "\n\n".join(turn["text"] for turn in turns)
+            view = dedup_view(doc.text, doc.metadata)
+            if view is not doc.text:
+                doc.text = view
                 self.stat_update("context_removed")
             yield doc
+
+
+def dedup_view(text: str, metadata: dict) -> str:
+    """``text``, or a Reddit chain's own turns when it starts with a context turn."""
+    context = int(metadata.get("context_turns") or 0)
+    if not (context and metadata.get("turns")):
+        return text
+    return "\n\n".join(turn["text"] for turn in json.loads(metadata["turns"])[context:])
 
 
 def normalised_text(doc: Document) -> str:
