@@ -35,6 +35,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.dedup_common import ingest_sample, report
 from dedup.config import SOURCES, CleanConfig
 from dedup.layers import run_clean, run_dedup
 from dedup.minhash import dedup_view, normalised_words
@@ -53,11 +54,7 @@ VARIANTS = ("word_edits", "reformatting", "truncation", "paragraph_added", "para
 
 
 def build_clean(settings: Settings, config: CleanConfig) -> None:
-    from dedup.ingest import discover, ingest_file
-
-    for files in discover(settings.data_root).values():
-        for source_file in files:
-            ingest_file(settings, source_file)
+    ingest_sample(settings)
     for source in SOURCES:
         run_clean(source, settings, config)
 
@@ -214,9 +211,7 @@ def main() -> None:
             "per_bucket": config.minhash_hashes_per_bucket,
         },
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    report(result, args.json)
     shutil.rmtree(work, ignore_errors=True)
 
 
