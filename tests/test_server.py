@@ -85,6 +85,17 @@ def test_chat_action_history_emotion_and_reset(client: TestClient):
     assert client.get("/v1/conversations/desk/emotion", headers=AUTH).json()["emotion"] is None
     assert client.get("/v1/conversations", headers=AUTH).json() == ["desk"]
 
+    persona = {"persona_id": 1, "system_prompt": "You are Rosie, sleepy today."}
+    assert client.put("/v1/conversations/desk/persona", json=persona, headers=AUTH).status_code == 200
+    history = client.get("/v1/conversations/desk/history", headers=AUTH).json()
+    assert (history["persona_id"], history["system_prompt"]) == (1, "You are Rosie, sleepy today.")
+    assert (
+        client.post("/v1/chat", json={"conversation_id": "desk", "message": "hi"}, headers=AUTH).status_code
+        == 200
+    )
+    bad = client.put("/v1/conversations/desk/persona", json={**persona, "persona_id": 99}, headers=AUTH)
+    assert bad.status_code == 422
+
 
 def test_limits_give_clear_4xx(client: TestClient):
     huge = client.post("/v1/chat", content=json.dumps({"message": "x" * 5000}), headers=AUTH)
