@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
@@ -29,6 +30,7 @@ from dedup.pii import PIIScrubber
 from dedup.stats import LayerStats, read_stage_stats
 from dedup.threads import RedditCommentFilter, ThreadBuilder
 from dedup.web import HtmlExtraction, OfflineURLFilter
+from dedup.words import RegexWordTokenizer
 from pipelines.settings import Settings
 
 
@@ -44,14 +46,21 @@ class Exclusions:
         return DocumentWriter(str(self.root / f"{self.count:02d}_{step}"))
 
 
+def quality_tokenizer(config: CleanConfig) -> str | RegexWordTokenizer:
+    """What the quality filters get as ``language``: a language code or a tokenizer instance."""
+    if config.word_tokenizer == "regex" and config.language == "en":
+        return RegexWordTokenizer()
+    return config.language
+
+
 def web_steps(config: CleanConfig, excluded: Exclusions) -> list[PipelineStep]:
     """FineWeb's filter chain (its default thresholds), with offline URL and language steps,
     then PII scrubbing and the appropriate-content filter."""
-    lang = config.language
+    lang = quality_tokenizer(config)
     return [
         OfflineURLFilter(exclusion_writer=excluded("url")),
         HtmlExtraction(exclusion_writer=excluded("extraction")),
-        LanguageFilter(lang, config.language_threshold, exclusion_writer=excluded("language")),
+        LanguageFilter(config.language, config.language_threshold, exclusion_writer=excluded("language")),
         GopherRepetitionFilter(language=lang, exclusion_writer=excluded("gopher_repetition")),
         GopherQualityFilter(language=lang, exclusion_writer=excluded("gopher_quality")),
         C4QualityFilter(filter_no_terminal_punct=False, language=lang, exclusion_writer=excluded("c4")),
@@ -113,8 +122,14 @@ def swap_into_place(staging: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def clean_source(source: str, settings: Settings, config: CleanConfig) -> LayerStats:
-    """Runs one source's cleaning pipeline; returns its per-step statistics."""
+def clean_source(
+    source: str,
+    settings: Settings,
+    config: CleanConfig,
+    steps: Callable[[CleanConfig, Exclusions], list[PipelineStep]] | None = None,
+) -> LayerStats:
+    """Runs one source's cleaning pipeline (``steps`` replaces its step list: the benchmark's
+    reference pipeline); returns its per-step statistics."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}: expected one of {SOURCES}")
     shards = raw_shards(settings, source)
@@ -129,7 +144,7 @@ def clean_source(source: str, settings: Settings, config: CleanConfig) -> LayerS
     excluded = Exclusions(work / "excluded")
     pipeline = [
         DocumentReader(str(settings.layer_dir(f"raw/{source}"))),
-        *STEP_BUILDERS[source](config, excluded),
+        *(steps or STEP_BUILDERS[source])(config, excluded),
         DocumentWriter(str(work / "output")),
     ]
     stage = Stage(

@@ -22,6 +22,9 @@ class CleanConfig:
     # language identification (py3langid, model inside its wheel)
     language: str = "en"
     language_threshold: float = 0.65  # FineWeb's threshold
+    # word tokenizer of the Gopher/C4/FineWeb filters: "regex" (dedup/words.py, English) or
+    # "datatrove" (datatrove's choice for the language: spaCy for English)
+    word_tokenizer: str = "regex"
     # appropriate content: largest share of profane/NSFW words a document may have, per source;
     # slurs are dropped at any count
     profanity_max_ratio: dict[str, float] = field(
@@ -56,6 +59,8 @@ class CleanConfig:
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+        if self.word_tokenizer not in ("regex", "datatrove"):
+            raise ValueError(f"word_tokenizer must be 'regex' or 'datatrove', got {self.word_tokenizer!r}")
         if self.tasks is not None and self.tasks < 1:
             raise ValueError(f"tasks must be >= 1, got {self.tasks}")
         if self.workers < 1:

@@ -23,7 +23,9 @@ from datatrove.pipeline.dedup import (
     ExactDedupSignature,
     ExactFindDedups,
     MinhashDedupBuckets,
+    MinhashDedupCluster,
     MinhashDedupFilter,
+    MinhashDedupSignature,
 )
 
 from dedup.cleaning import Exclusions, swap_into_place
@@ -49,10 +51,23 @@ class _CleanReader(DocumentReader):
 
 
 def dedup_stages(
-    settings: Settings, config: CleanConfig, evaluation_texts: list[str], work: Path
+    settings: Settings, config: CleanConfig, evaluation_texts: list[str], work: Path, reference: bool = False
 ) -> list[Stage]:
+    """The six stages. ``reference=True`` swaps in datatrove's stock pieces with their defaults
+    (``simplify_text`` normalisation, spaCy-tokenized shingles, union-by-size clustering): the
+    peer of ``benchmarks/dedup_throughput.py``."""
     tasks = config.tasks_for(len(clean_shards(settings)))
-    exact, minhash = exact_config(), minhash_config(config)
+    exact, minhash = exact_config(reference), minhash_config(config)
+    signatures = MinhashDedupSignature if reference else FastMinhashSignature
+    clusters = (
+        MinhashDedupCluster(
+            str(work / "minhash/buckets"), str(work / "minhash/clusters"), minhash, True, True
+        )
+        if reference
+        else KeepFirstCluster(
+            str(work / "minhash/buckets"), str(work / "minhash/clusters"), config.minhash_buckets
+        )
+    )
     excluded = Exclusions(work / "excluded")
     reader = lambda: _CleanReader(settings)  # noqa: E731 - a fresh reader per stage
     return [
@@ -73,7 +88,7 @@ def dedup_stages(
             [
                 reader(),
                 ExactDedupFilter(str(work / "exact/dups"), exact),
-                FastMinhashSignature(str(work / "minhash/sigs"), minhash),
+                signatures(str(work / "minhash/sigs"), minhash),
             ],
             tasks,
             work / "logs/3_minhash_signatures",
@@ -86,11 +101,7 @@ def dedup_stages(
         ),
         Stage(
             "minhash_clusters",
-            [
-                KeepFirstCluster(
-                    str(work / "minhash/buckets"), str(work / "minhash/clusters"), config.minhash_buckets
-                )
-            ],
+            [clusters],
             1,
             work / "logs/5_minhash_clusters",
         ),
@@ -122,7 +133,9 @@ def _as_skipped(counter: str) -> str:
     return "skipped" + counter.removeprefix("dropped") if counter.startswith("dropped") else counter
 
 
-def deduplicate(settings: Settings, config: CleanConfig, evaluation_texts: list[str]) -> LayerStats:
+def deduplicate(
+    settings: Settings, config: CleanConfig, evaluation_texts: list[str], reference: bool = False
+) -> LayerStats:
     """Runs all dedup stages over the clean layer and swaps ``deduped/`` into place."""
     if not clean_shards(settings):
         raise FileNotFoundError(
@@ -131,7 +144,7 @@ def deduplicate(settings: Settings, config: CleanConfig, evaluation_texts: list[
         )
     work = settings.layer_dir("work/deduped_corpus")
     shutil.rmtree(work, ignore_errors=True)
-    stages = dedup_stages(settings, config, evaluation_texts, work)
+    stages = dedup_stages(settings, config, evaluation_texts, work, reference)
     run_stages(stages, config)
     steps: list[StepStats] = []
     for stage in stages:

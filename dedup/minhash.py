@@ -14,6 +14,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup import ExactDedupConfig
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 from datatrove.utils.binaryio import read_tuples_from_file
+from datatrove.utils.text import simplify_text
 
 from dedup.config import CleanConfig
 
@@ -47,8 +48,16 @@ def normalised_text(doc: Document) -> str:
 normalised_text.__annotations__["return"] = str
 
 
-def exact_config() -> ExactDedupConfig:
-    return ExactDedupConfig(content_getter=normalised_text)
+def reference_normalised_text(doc: Document) -> str:
+    """datatrove's own normalisation (the benchmark peer)."""
+    return simplify_text(doc.text)
+
+
+reference_normalised_text.__annotations__["return"] = str
+
+
+def exact_config(reference: bool = False) -> ExactDedupConfig:
+    return ExactDedupConfig(content_getter=reference_normalised_text if reference else normalised_text)
 
 
 def minhash_config(config: CleanConfig) -> MinhashConfig:

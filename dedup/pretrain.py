@@ -50,8 +50,9 @@ def build_pretrain(settings: Settings, config: CleanConfig) -> LayerStats:
             PretrainText(exclusion_writer=excluded("pretrain")),
             DocumentWriter(str(work / "output")),
         ],
-        tasks=config.tasks_for(len(shards)),
+        tasks=1,  # a copy with trimmed metadata: cheaper in-process than starting worker processes
         logging_dir=work / "logs",
+        workers=1,
     )
     run_stages([stage], config)
     stats = read_stage_stats(stage.name, stage.logging_dir)

@@ -23,6 +23,8 @@ from labeling.sources import (
     Quarantine,
     SourceFiles,
     SourceText,
+    read_available,
+    require_some,
     with_context,
 )
 from labeling.splits import SPLITS, split_of, text_key
@@ -116,7 +118,8 @@ def build_emotion_dataset(data_root: str, options: EmotionOptions = EmotionOptio
     for source, reader in GOLD_READERS.items():
         if source not in allowed:
             continue
-        for record in tqdm(reader(files, quarantine), desc=f"emotion gold {source}", leave=False):
+        records = read_available(source, reader, files, quarantine)
+        for record in tqdm(records, desc=f"emotion gold {source}", leave=False):
             try:
                 label = map_gold(record)
             except UnknownLabelError as exc:
@@ -147,6 +150,7 @@ def build_emotion_dataset(data_root: str, options: EmotionOptions = EmotionOptio
                 continue
             offer(_row(record, weak.label, "weak", f"nrc:{weak.source_label}", weak.confidence))
 
+    require_some(quarantine, len(rows), data_root)
     by_split: dict[str, list[dict]] = {split: [] for split in SPLITS}
     for row in rows.values():
         row["split"] = split_of(row["text"])
@@ -181,7 +185,8 @@ def build_emotion_dataset(data_root: str, options: EmotionOptions = EmotionOptio
 def _unlabelled(files: SourceFiles, quarantine: Quarantine, allowed: set[str]) -> Iterable[SourceText]:
     for source, reader in UNLABELLED_READERS.items():
         if source in allowed:
-            for dialogue in tqdm(reader(files, quarantine), desc=f"emotion weak {source}", leave=False):
+            dialogues = read_available(source, reader, files, quarantine)
+            for dialogue in tqdm(dialogues, desc=f"emotion weak {source}", leave=False):
                 yield from with_context(dialogue)
 
 

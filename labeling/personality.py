@@ -36,6 +36,7 @@ from labeling.sources import (
     Quarantine,
     SourceFiles,
     SourceText,
+    read_available,
     read_chatterbot_dialogues,
     read_personachat_dialogues,
     read_topical_chat_dialogues,
@@ -366,7 +367,7 @@ def restyled_conversations(
     for source, reader in readers.items():
         if source not in allowed:
             continue
-        for dialogue in reader(files, quarantine):
+        for dialogue in read_available(source, reader, files, quarantine):
             for window in _windows(dialogue, options.exchanges_per_window):
                 turns = [Turn("system", DEFAULT_SYSTEM_PROMPT)]
                 for user, reply in zip(window[::2], window[1::2], strict=True):

@@ -70,9 +70,8 @@ class SourceFiles:
             with fsspec.open(url, "rb") as f:
                 data = f.read()
         except FileNotFoundError as exc:
-            raise FileNotFoundError(
-                f"{url} not found: point ROSIE_DATA_ROOT at the sample data (../shared/data)"
-            ) from exc
+            message = f"{url} not found: point ROSIE_DATA_ROOT at the sample data (../shared/data)"
+            raise FileNotFoundError(2, message, rel) from exc
         self.sha256[rel] = hashlib.sha256(data).hexdigest()
         return data
 
@@ -81,8 +80,27 @@ class SourceFiles:
 
     def list(self, rel_dir: str, suffix: str) -> list[str]:
         fs, root = fsspec.core.url_to_fs(f"{self.data_root}/{rel_dir}")
+        if not fs.isdir(root):
+            raise FileNotFoundError(2, f"folder {root} not found under the data root", rel_dir)
         names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(root, detail=False) if p.endswith(suffix))
         return [f"{rel_dir}/{name}" for name in names]
+
+
+def read_available(source: str, reader, files: SourceFiles, quarantine: Quarantine) -> Iterator:
+    """A reader's records; a missing file ends that source with a ``missing_file`` quarantine entry
+    instead of failing the whole build (a partial data root still builds what it can)."""
+    try:
+        yield from reader(files, quarantine)
+    except FileNotFoundError as exc:
+        quarantine.add(source, str(exc.filename or ""), "-", "missing_file", exc.strerror or str(exc))
+
+
+def require_some(quarantine: Quarantine, records: int, data_root: str) -> None:
+    """Fail with the fix when nothing at all was readable: the data root is wrong, not the data."""
+    if records == 0 and quarantine.records and all(r["reason"] == "missing_file" for r in quarantine.records):
+        raise FileNotFoundError(
+            f"no source file found under {data_root}: set ROSIE_DATA_ROOT to the sample data (../shared/data)"
+        )
 
 
 _SPACE = re.compile(r"\s+")

@@ -1,0 +1,277 @@
+"""Training group: token shards for each phase, and the three DeepSpeed phases.
+
+- ``pretrain_tokens`` / ``personality_tokens`` / ``emotion_tokens``: memory-mapped token shards
+  (``model.token_shards``) under ``artifacts/tokens/<name>/<split>/``.
+- ``base_model`` → ``personality_model`` → ``final_model``: each launches ``model.train`` (plain
+  process or the deepspeed launcher, per the training settings) through Dagster Pipes; the trainer
+  streams its metrics back and reports the materialization (loss curve, perplexity, tokens/s, MFU).
+
+Thin: tokenization lives in ``model.token_shards``, training in ``model.train``.
+"""
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    PipesSubprocessClient,
+    asset,
+)
+
+from dedup.atomic import write_parquet_atomic
+from dedup.schema import QUARANTINE_SCHEMA
+from labeling.datasets import split_path
+from model.token_shards import (
+    BuildStats,
+    build_chat_shards,
+    build_text_shards,
+    emotion_example,
+    file_sha256,
+    personality_example,
+    shard_content_hash,
+)
+from model.tokenizer import RosieTokenizer
+from model.train import LOGS_DIR, tokens_dir
+from model.train_config import PHASE_WEIGHTS, TrainConfig
+from model.weights import TOKENIZER_DIR
+from pipelines.jobs import JOBS as _JOBS
+from pipelines.resources import StorageResource
+from pipelines.settings import PROJECT_ROOT, Settings
+
+GROUP = "training"
+DATASET_SPLITS = ("train", "validation", "test")
+
+
+# --- token shards --------------------------------------------------------------------------------
+
+
+def _tokenizer(settings: Settings) -> RosieTokenizer:
+    return RosieTokenizer.load(settings.model_dir / TOKENIZER_DIR)
+
+
+def _shard_metadata(settings: Settings, name: str, stats: dict[str, BuildStats], sources: dict) -> dict:
+    splits = {split: s.as_dict() for split, s in stats.items()}
+    directory = tokens_dir(settings, name)
+    return {
+        "path": MetadataValue.path(str(directory)),
+        "splits": MetadataValue.json(splits),
+        "records_in": sum(s.kept + s.filtered + s.quarantined for s in stats.values()),
+        "kept": sum(s.kept for s in stats.values()),
+        "filtered": sum(s.filtered for s in stats.values()),
+        "quarantined": sum(s.quarantined for s in stats.values()),
+        "tokens": sum(s.tokens for s in stats.values()),
+        "content_sha256": MetadataValue.json(
+            {split: shard_content_hash(directory / split) for split in stats}
+        ),
+        "input_sha256": MetadataValue.json(sources),
+    }
+
+
+def _pretrain_documents(files: list[Path]) -> Iterator[tuple[str, str]]:
+    for path in files:
+        for batch in pq.ParquetFile(path).iter_batches(columns=["id", "text"], batch_size=1024):
+            yield from zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True)
+
+
+@asset(
+    group_name=GROUP,
+    deps=[AssetKey("pretrain_corpus"), AssetKey("rosie_tokenizer")],
+    description="Pretraining corpus as uint16/uint32 token shards (train + hash-fixed validation documents)",
+)
+def pretrain_tokens(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
+    settings = storage.settings
+    files = sorted(settings.layer_dir("pretrain").glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(
+            f"no pretraining shards in {settings.layer_dir('pretrain')}: materialize pretrain_corpus"
+        )
+    sources = {str(path): file_sha256(path) for path in files}
+    train = TrainConfig.from_env(settings.preset)
+    tokenizer = _tokenizer(settings)
+    stats = build_text_shards(
+        _pretrain_documents(files),
+        tokenizer,
+        tokens_dir(settings, "pretrain"),
+        validation_fraction=train.pretrain_validation_fraction,
+        sources=sources,
+    )
+    context.log.info(f"pretrain tokens: { {k: v.as_dict() for k, v in stats.items()} }")
+    return MaterializeResult(metadata=_shard_metadata(settings, "pretrain", stats, sources))
+
+
+def _chat_tokens(
+    context: AssetExecutionContext, settings: Settings, dataset: str, to_example
+) -> MaterializeResult:
+    """Shared body of the two chat-token assets: one shard per dataset split, bad rows quarantined."""
+    files = {split: split_path(settings, dataset, split) for split in DATASET_SPLITS}
+    missing = [str(p) for p in files.values() if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"dataset splits missing: {missing}: materialize {dataset}_dataset first")
+    sources = {str(path): file_sha256(path) for path in files.values()}
+    tokenizer = _tokenizer(settings)
+    rows = {split: pq.read_table(path).to_pylist() for split, path in files.items()}
+    stats, quarantine = build_chat_shards(
+        rows,
+        lambda row: to_example(tokenizer, row),
+        tokenizer,
+        tokens_dir(settings, dataset),
+        sources=sources,
+    )
+    metadata = _shard_metadata(settings, dataset, stats, sources)
+    if quarantine:
+        path = settings.artifacts_dir / "quarantine" / "tokens" / f"{dataset}.parquet"
+        write_parquet_atomic(_quarantine_table(quarantine, files, sources), path)
+        metadata["quarantine_path"] = MetadataValue.path(str(path))
+        reasons: dict[str, int] = {}
+        for record in quarantine:
+            reasons[record["reason"]] = reasons.get(record["reason"], 0) + 1
+        metadata["quarantine_reasons"] = MetadataValue.json(reasons)
+        context.log.warning(f"{len(quarantine)} {dataset} rows quarantined at {path}")
+    return MaterializeResult(metadata=metadata)
+
+
+def _quarantine_table(records: list[dict], files: dict[str, Path], sources: dict[str, str]) -> pa.Table:
+    rows = [
+        {
+            "source": "tokens",
+            "source_file": str(files[r["split"]]),
+            "position": str(r["position"]),
+            "reason": r["reason"],
+            "detail": r["detail"],
+            "raw": r["raw"].encode(),
+            "input_sha256": sources[str(files[r["split"]])],
+        }
+        for r in records
+    ]
+    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+
+
+@asset(
+    group_name=GROUP,
+    deps=[AssetKey("personality_dataset"), AssetKey("rosie_tokenizer")],
+    description="Personality conversations as chat token shards: loss mask on Rosie's turns, emotion targets",
+)
+def personality_tokens(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
+    return _chat_tokens(context, storage.settings, "personality", personality_example)
+
+
+@asset(
+    group_name=GROUP,
+    deps=[AssetKey("emotion_dataset"), AssetKey("rosie_tokenizer")],
+    description="Emotion-labelled texts as two-turn chat shards, head target at <|rosie|>",
+)
+def emotion_tokens(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
+    return _chat_tokens(context, storage.settings, "emotion", emotion_example)
+
+
+# --- the three phases ---------------------------------------------------------------------------
+
+
+def launcher_command(train: TrainConfig, phase: str, config_path: Path) -> list[str]:
+    """The trainer's command line: a plain process, or the deepspeed launcher (hostfile: many hosts)."""
+    trainer_args = ["--phase", phase, "--config", str(config_path)]
+    if train.launcher == "python":
+        return [sys.executable, "-m", "model.train", *trainer_args]
+    if train.launcher != "deepspeed":
+        raise ValueError(f"launcher {train.launcher!r}: expected 'python' or 'deepspeed'")
+    hosts = ["--hostfile", train.hostfile] if train.hostfile else []
+    return [
+        sys.executable, "-m", "deepspeed.launcher.runner", *hosts,
+        "--num_gpus", str(train.num_processes), "--master_port", str(train.master_port),
+        "--module", "model.train", *trainer_args,
+    ]  # fmt: skip
+
+
+def trainer_env(settings: Settings) -> dict[str, str]:
+    """The subprocess sees the same folders and preset as the asset (and imports from the repo)."""
+    python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {
+        "PYTHONPATH": python_path,
+        "ROSIE_DATA_ROOT": settings.data_root,
+        "ROSIE_ARTIFACTS_DIR": str(settings.artifacts_dir),
+        "ROSIE_MODEL_DIR": str(settings.model_dir),
+        "ROSIE_PRESET": settings.preset,
+    }
+
+
+def upstream_lineage(context: AssetExecutionContext) -> dict:
+    """This run's id, and the run that last materialized each asset upstream of this one."""
+    graph = context.job_def.asset_layer.asset_graph
+    pending, seen = list(graph.get(context.asset_key).parent_keys), set()
+    while pending:
+        key = pending.pop()
+        if key not in seen and graph.has(key):
+            seen.add(key)
+            pending.extend(graph.get(key).parent_keys)
+    runs = {}
+    for key in sorted(seen):
+        event = context.instance.get_latest_materialization_event(key)
+        if event is not None:
+            runs[key.to_user_string()] = event.run_id
+    return {"dagster_run_id": context.run_id, "upstream_run_ids": runs}
+
+
+def launch_phase(
+    context: AssetExecutionContext, storage: StorageResource, client: PipesSubprocessClient, phase: str
+) -> MaterializeResult:
+    settings = storage.settings
+    train = TrainConfig.from_env(settings.preset)
+    config_path = settings.model_dir / LOGS_DIR / f"{phase}_train_config.json"
+    train.save_json(config_path)
+    command = launcher_command(train, phase, config_path)
+    context.log.info(f"launching phase {phase}: {' '.join(command)}")
+    invocation = client.run(
+        command=command,
+        context=context,
+        extras={"lineage": upstream_lineage(context)},
+        env=trainer_env(settings),
+        cwd=str(PROJECT_ROOT),
+    )
+    result = invocation.get_materialize_result()
+    metadata = {**result.metadata, "train_config": MetadataValue.json(json.loads(config_path.read_text()))}
+    return MaterializeResult(metadata=metadata, data_version=result.data_version)
+
+
+@asset(
+    group_name=GROUP,
+    deps=[AssetKey("pretrain_tokens"), AssetKey("rosie_tokenizer")],
+    description=f"Phase 1: base language model, models/rosie_model/weights/{PHASE_WEIGHTS['base']}.pth",
+)
+def base_model(
+    context: AssetExecutionContext, storage: StorageResource, training_launcher: PipesSubprocessClient
+) -> MaterializeResult:
+    return launch_phase(context, storage, training_launcher, "base")
+
+
+@asset(
+    group_name=GROUP,
+    deps=[AssetKey("base_model"), AssetKey("personality_tokens")],
+    description=f"Phase 2: Rosie's voice, from base.pth, weights/{PHASE_WEIGHTS['personality']}.pth",
+)
+def personality_model(
+    context: AssetExecutionContext, storage: StorageResource, training_launcher: PipesSubprocessClient
+) -> MaterializeResult:
+    return launch_phase(context, storage, training_launcher, "personality")
+
+
+@asset(
+    group_name=GROUP,
+    deps=[AssetKey("personality_model"), AssetKey("emotion_tokens"), AssetKey("personality_tokens")],
+    description=f"Phase 3: LM + emotion head, from personality.pth, weights/{PHASE_WEIGHTS['emotion']}.pth",
+)
+def final_model(
+    context: AssetExecutionContext, storage: StorageResource, training_launcher: PipesSubprocessClient
+) -> MaterializeResult:
+    return launch_phase(context, storage, training_launcher, "emotion")
+
+
+JOBS = _JOBS
+RESOURCES = {"training_launcher": PipesSubprocessClient()}

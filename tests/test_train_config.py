@@ -1,0 +1,80 @@
+"""Training settings and the DeepSpeed config generated from them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from model.config import PRESETS
+from model.ds_config import deepspeed_config, select_precision
+from model.train_config import OVERRIDES_ENV, PHASES, TRAIN_PRESETS, TrainConfig
+
+
+def test_every_model_preset_has_a_training_recipe():
+    assert set(TRAIN_PRESETS) == set(PRESETS)
+    for config in TRAIN_PRESETS.values():
+        assert set(config.phases) == set(PHASES)
+        assert config.zero_stage == 2
+        assert config.phases["emotion"].emotion_loss_weight > 0
+        assert config.phases["base"].emotion_loss_weight == 0
+
+
+def test_overrides_merge_phase_fields_and_reject_unknown_keys(monkeypatch, tmp_path):
+    base = TrainConfig.from_preset("demo")
+    changed = base.with_overrides({"zero_stage": 3, "phases": {"base": {"max_steps": 7}}})
+    assert changed.zero_stage == 3 and changed.phases["base"].max_steps == 7
+    assert changed.phases["base"].learning_rate == base.phases["base"].learning_rate
+    assert changed.phases["personality"] == base.phases["personality"]
+    with pytest.raises(ValueError, match="unknown training settings"):
+        base.with_overrides({"zero_stag": 3})
+    with pytest.raises(TypeError):
+        base.with_overrides({"phases": {"base": {"max_step": 3}}})
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps({"offload_optimizer": True}))
+    monkeypatch.setenv(OVERRIDES_ENV, str(path))
+    assert TrainConfig.from_env("demo").offload_optimizer
+    monkeypatch.setenv(OVERRIDES_ENV, '{"seed": 5}')
+    assert TrainConfig.from_env("demo").seed == 5
+
+
+def test_json_round_trip(tmp_path):
+    config = TrainConfig.from_preset("500m")
+    config.save_json(tmp_path / "train.json")
+    assert TrainConfig.load_json(tmp_path / "train.json") == config
+
+
+def test_precision_by_device():
+    assert select_precision("auto", "cpu") == "fp32"
+    assert select_precision("fp16", "cuda") == "fp16"
+    with pytest.raises(ValueError):
+        select_precision("fp8", "cuda")
+
+
+def test_deepspeed_config_follows_the_settings():
+    overrides = {
+        "offload_optimizer": True,
+        "gradient_clipping": 0.5,
+        "phases": {"personality": {"grad_accum_steps": 4}},
+    }
+    train = TrainConfig.from_preset("demo").with_overrides(overrides)
+    config = deepspeed_config(train, "personality", precision="fp16", world_size=2)
+    phase = train.phases["personality"]
+    assert config["train_batch_size"] == phase.micro_batch_size * 4 * 2
+    assert config["gradient_accumulation_steps"] == 4
+    assert config["gradient_clipping"] == 0.5
+    assert config["zero_optimization"]["stage"] == 2
+    assert config["zero_optimization"]["offload_optimizer"]["device"] == "cpu"
+    assert config["optimizer"]["type"] == "AdamW"
+    assert config["scheduler"]["type"] == "WarmupCosineLR"
+    assert config["scheduler"]["params"]["total_num_steps"] == phase.max_steps
+    assert config["scheduler"]["params"]["warmup_num_steps"] == phase.warmup_steps
+    assert config["fp16"]["enabled"] and config["fp16"]["loss_scale"] == 0  # dynamic loss scaling
+    assert "bf16" not in config
+    cpu = deepspeed_config(TrainConfig.from_preset("demo"), "base", precision="fp32", world_size=1)
+    assert "fp16" not in cpu and "bf16" not in cpu and "offload_optimizer" not in cpu["zero_optimization"]
+    stage3 = deepspeed_config(train.with_overrides({"zero_stage": 3}), "base", precision="bf16", world_size=1)
+    assert stage3["bf16"] == {"enabled": True}
+    assert stage3["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"]
+    with pytest.raises(ValueError, match="offload"):
+        deepspeed_config(train.with_overrides({"zero_stage": 0}), "base", precision="fp32", world_size=1)

@@ -1,0 +1,184 @@
+"""Token shards: memmapped round trip, dtype choice, chat targets, deterministic sampling, quarantine."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from labeling.emotions import EMOTION_TO_ID
+from labeling.special_tokens import END_OF_TURN, role_token
+from model.token_shards import (
+    IGNORE_INDEX,
+    NO_EMOTION,
+    MixtureSampler,
+    ShardSampler,
+    TokenShard,
+    TokenShardWriter,
+    build_chat_shards,
+    emotion_example,
+    evaluation_batches,
+    personality_example,
+    rank_positions,
+    shard_content_hash,
+    token_dtype,
+)
+from model.train import tokens_dir
+from pipelines.settings import Settings
+from tests.test_train_support import prepare
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, data_root):
+    """Tokenizer + all three shards from the sample data (built once for this module)."""
+    root = tmp_path_factory.mktemp("shards")
+    settings = Settings(str(data_root), root / "artifacts", root / "model", "demo")
+    return settings, prepare(settings, data_root)
+
+
+def test_dtype_follows_vocabulary_size():
+    assert token_dtype(8192) == np.uint16
+    assert token_dtype(65536) == np.uint16
+    assert token_dtype(65537) == np.uint32
+
+
+@pytest.mark.parametrize("vocab_size", [300, 100_000])
+def test_round_trip_keeps_documents_and_dtype(tmp_path, vocab_size):
+    writer = TokenShardWriter(tmp_path / "shard", vocab_size, chat=False)
+    documents = [[1, 2, 3], [vocab_size - 1, 7], [5]]
+    for doc in documents:
+        writer.add(doc)
+    meta = writer.close(split="train")
+    shard = TokenShard(tmp_path / "shard")
+    assert shard.tokens.dtype == token_dtype(vocab_size)
+    assert meta["n_documents"] == shard.n_documents == 3
+    assert [shard.tokens[shard.offsets[i] : shard.offsets[i + 1]].tolist() for i in range(3)] == documents
+    assert len(shard_content_hash(tmp_path / "shard")) == 64
+    assert not list(tmp_path.glob(".shard.tmp-*")), "the temporary folder is renamed into place"
+
+
+def test_out_of_range_id_is_refused(tmp_path):
+    writer = TokenShardWriter(tmp_path / "shard", 10, chat=False)
+    with pytest.raises(ValueError, match="out of range"):
+        writer.add([3, 10])
+    writer.abort()
+    assert not (tmp_path / "shard").exists()
+
+
+def test_text_sampling_is_a_pure_function_of_seed_and_position(prepared):
+    settings, tokenizer = prepared
+    shard = TokenShard(tokens_dir(settings, "pretrain") / "train")
+    pad = tokenizer.token_id("<|pad|>")
+    a, b = ShardSampler(shard, 32, seed=7, pad_id=pad), ShardSampler(shard, 32, seed=7, pad_id=pad)
+    first, again = a.batch([0, 1, 2, 3]), b.batch([0, 1, 2, 3])
+    assert first.idx.equal(again.idx) and first.targets.equal(again.targets)
+    assert not first.idx.equal(a.batch([4, 5, 6, 7]).idx)
+    assert not first.idx.equal(ShardSampler(shard, 32, seed=8, pad_id=pad).batch([0, 1, 2, 3]).idx)
+    # next-token targets: every target is the following input token
+    assert first.idx[:, 1:].equal(first.targets[:, :-1])
+    assert (first.emotion == NO_EMOTION).all()
+
+
+def test_rank_positions_partition_the_sample_stream():
+    world, per_rank = 3, 4
+    seen = [
+        p for step in range(5) for rank in range(world) for p in rank_positions(step, per_rank, rank, world)
+    ]
+    assert sorted(seen) == list(range(5 * world * per_rank))
+
+
+def test_chat_windows_start_at_conversations_and_train_only_rosie(prepared):
+    settings, tokenizer = prepared
+    shard = TokenShard(tokens_dir(settings, "personality") / "train")
+    block = int(np.diff(shard.offsets).max())  # every conversation fits: windows start at one
+    sampler = ShardSampler(shard, block, seed=1, pad_id=tokenizer.token_id("<|pad|>"))
+    batch = sampler.batch(range(16))
+    starts = set(shard.offsets[:-1].tolist())
+    for row in range(16):
+        window = batch.idx[row].tolist()
+        matches = [s for s in starts if shard.tokens[s : s + 8].tolist() == window[:8]]
+        assert matches, "a chat window starts at a conversation's first token"
+    rosie = tokenizer.token_id(role_token("rosie"))
+    trained_inputs = batch.targets != IGNORE_INDEX
+    # the token after <|rosie|> (her emotion token) is always a target; <|rosie|> itself never is
+    assert trained_inputs[batch.idx == rosie].all()
+    following_rosie = (batch.idx[:, :-1] == rosie).nonzero()
+    assert not (batch.targets[following_rosie[:, 0], following_rosie[:, 1] + 1] == rosie).any()
+
+
+def test_emotion_target_sits_at_rosie_position(prepared):
+    _, tokenizer = prepared
+    row = {
+        "text": "I can't believe it, this is wonderful!",
+        "label": "happy",
+        "label_source": "gold",
+        "source": "t",
+        "context": "Guess what, I passed the exam.",
+    }
+    example = emotion_example(tokenizer, row)
+    rosie_at = example.ids.index(tokenizer.token_id(role_token("rosie")))
+    assert example.emotion_targets[rosie_at] == EMOTION_TO_ID["happy"]
+    assert [i for i, e in enumerate(example.emotion_targets) if e >= 0] == [rosie_at]
+    assert example.loss_mask[rosie_at] == 0 and example.loss_mask[rosie_at + 1] == 1  # emotion token trained
+    assert example.document["has_context"]
+
+
+def test_emotion_without_context_never_teaches_an_empty_turn(prepared):
+    _, tokenizer = prepared
+    example = emotion_example(tokenizer, {"text": "This is so scary.", "label": "scared", "context": None})
+    end = tokenizer.token_id(END_OF_TURN)
+    trained = [t for t, m in zip(example.ids, example.loss_mask, strict=True) if m]
+    assert trained == [tokenizer.token_id("<|emotion:scared|>")], "only the emotion token, not <|end|>"
+    assert end in example.ids
+
+
+def test_bad_rows_are_quarantined_and_counted(prepared, tmp_path):
+    _, tokenizer = prepared
+    good = {
+        "conversation_id": "a",
+        "turns": json.dumps(
+            [{"role": "user", "text": "hi"}, {"role": "rosie", "text": "hey!", "emotion": "happy"}]
+        ),
+    }
+    no_rosie = {"conversation_id": "b", "turns": json.dumps([{"role": "user", "text": "hello?"}])}
+    bad_emotion = {
+        "conversation_id": "c",
+        "turns": json.dumps([{"role": "rosie", "text": "x", "emotion": "meh"}]),
+    }
+    broken_json = {"conversation_id": "d", "turns": "[{"}
+    stats, quarantine = build_chat_shards(
+        {"train": [good, no_rosie, bad_emotion, broken_json]},
+        lambda row: personality_example(tokenizer, row),
+        tokenizer,
+        tmp_path / "tokens",
+    )
+    assert stats["train"].as_dict()["kept"] == 1
+    assert (stats["train"].filtered, stats["train"].quarantined) == (1, 2)
+    assert sorted(q["position"] for q in quarantine) == [2, 3]
+    assert all(q["reason"] and q["raw"] for q in quarantine)
+    assert TokenShard(tmp_path / "tokens" / "train").n_documents == 1
+
+
+def test_mixture_draws_from_both_sources_deterministically(prepared):
+    settings, tokenizer = prepared
+    pad = tokenizer.token_id("<|pad|>")
+    emotion = ShardSampler(TokenShard(tokens_dir(settings, "emotion") / "train"), 64, 1, pad)
+    voice = ShardSampler(TokenShard(tokens_dir(settings, "personality") / "train"), 64, 2, pad)
+    mix = MixtureSampler([emotion, voice], [0.5, 0.5], seed=3)
+    batch = mix.batch(range(40))
+    assert batch.idx.equal(mix.batch(range(40)).idx)
+    labelled = (batch.emotion >= 0).sum(dim=1)
+    assert (labelled == 1).any() and (labelled > 1).any(), "single-label emotion rows and multi-turn chats"
+
+
+def test_evaluation_batches_cover_each_document_once(prepared):
+    settings, tokenizer = prepared
+    shard = TokenShard(tokens_dir(settings, "emotion") / "validation")
+    assert np.diff(shard.offsets).max() > 48, "some documents are longer than the window"
+    batches = list(evaluation_batches(shard, 48, 8, tokenizer.token_id("<|pad|>")))
+    assert sum(b.idx.shape[0] for b in batches) == shard.n_documents
+    labelled = sum(int((b.emotion >= 0).sum()) for b in batches)
+    assert labelled == int((shard.emotion[:] >= 0).sum()), (
+        "long documents keep their end: every label is read"
+    )
