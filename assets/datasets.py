@@ -1,46 +1,42 @@
 """Group ``datasets``: the personality and emotion datasets, their checks and the emotion baseline.
 
-Thin: the work is in ``labeling/``. Checks read back what was written, so they test the files
-training will read, not the objects in memory.
+Thin: the work is in ``labeling/``. The checks (``labeling/checks.py``) read back what was written,
+so they test the files training will read. They run inside the dataset step (one process instead
+of one per check: each Dagster step re-imports the whole project) and are blocking.
 """
 
 import json
-from collections import Counter
 from collections.abc import Callable
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     Config,
     MaterializeResult,
     MetadataValue,
     asset,
-    asset_check,
 )
 
 from dedup.atomic import write_text_atomic
 from labeling.baseline import train_and_score
 from labeling.cards import emotion_card, personality_card
-from labeling.datasets import (
-    baseline_path,
-    personality_conversations,
-    read_split,
-    write_quarantine,
-    write_splits,
-)
+from labeling.checks import CHECKS, run_checks
+from labeling.datasets import baseline_path, read_split, write_quarantine, write_splits
 from labeling.emotion_dataset import EmotionOptions, build_emotion_dataset
-from labeling.emotions import EMOTIONS
 from labeling.licences import exclude_noncommercial_default
-from labeling.personality import CATEGORIES, PersonalityOptions, build_personality_dataset, conversation_text
-from labeling.splits import SPLITS, text_key
+from labeling.personality import PersonalityOptions, build_personality_dataset
+from labeling.splits import SPLITS
 from pipelines.resources import StorageResource
 
 GROUP = "datasets"
-# Label-distribution bounds: every label present, none swamping the rest.
-MIN_LABEL_SHARE, MAX_LABEL_SHARE = 0.005, 0.45
-MIN_CATEGORY_SHARE = 0.03  # of conversations holding each kind of exchange
-EMOTION_MIN_EXAMPLES = 10_000
-PERSONALITY_MIN_CONVERSATIONS = 10_000
+
+
+def check_specs(dataset: str) -> list[AssetCheckSpec]:
+    return [
+        AssetCheckSpec(name, asset=f"{dataset}_dataset", description=description, blocking=True)
+        for name, (_, description) in CHECKS[dataset].items()
+    ]
 
 
 class DatasetConfig(Config):
@@ -62,7 +58,12 @@ def _materialize(
     quarantine_path = write_quarantine(settings, name, build.quarantine.records)
     sizes = {split: build.tables[split].num_rows for split in SPLITS}
     context.log.info(f"{name} dataset: {sizes}")
+    checks = [
+        AssetCheckResult(check_name=check, passed=outcome.passed, metadata=outcome.metadata)
+        for check, outcome in run_checks(settings, name).items()
+    ]
     return MaterializeResult(
+        check_results=checks,
         metadata={
             "rows": sum(sizes.values()),
             "split_sizes": sizes,
@@ -73,13 +74,14 @@ def _materialize(
             "paths": {split: str(p) for split, p in paths.items()},
             "quarantine_path": str(quarantine_path),
             "dataset_card": MetadataValue.md(card(sizes)),
-        }
+        },
     )
 
 
 @asset(
     group_name=GROUP,
     description="Emotion-labelled utterances: gold from annotated sources, weak from the NRC lexicon.",
+    check_specs=check_specs("emotion"),
 )
 def emotion_dataset(
     context: AssetExecutionContext, config: DatasetConfig, storage: StorageResource
@@ -103,6 +105,7 @@ def emotion_dataset(
 @asset(
     group_name=GROUP,
     description="Conversations in Rosie's voice: authored templates plus restyled real chit-chat.",
+    check_specs=check_specs("personality"),
 )
 def personality_dataset(
     context: AssetExecutionContext, config: DatasetConfig, storage: StorageResource
@@ -146,107 +149,3 @@ def emotion_baseline(context: AssetExecutionContext, storage: StorageResource) -
             "path": str(path),
         }
     )
-
-
-# ---------------------------------------------------------------- checks
-
-
-def _shares(counts: Counter) -> dict[str, float]:
-    total = sum(counts.values()) or 1
-    return {key: round(counts[key] / total, 4) for key in sorted(counts)}
-
-
-def _distribution_result(counts: Counter, labels: tuple[str, ...]) -> AssetCheckResult:
-    full = Counter(dict.fromkeys(labels, 0))
-    full.update(counts)  # keeps zero counts, so a missing label shows up as 0.0
-    shares = _shares(full)
-    outside = {
-        k: v for k, v in shares.items() if k not in labels or not MIN_LABEL_SHARE <= v <= MAX_LABEL_SHARE
-    }
-    return AssetCheckResult(
-        passed=not outside,
-        metadata={"shares": shares, "outside_bounds": outside, "bounds": [MIN_LABEL_SHARE, MAX_LABEL_SHARE]},
-    )
-
-
-def _leakage_result(keys: dict[str, set[str]]) -> AssetCheckResult:
-    overlap = {f"{a}&{b}": len(keys[a] & keys[b]) for i, a in enumerate(SPLITS) for b in SPLITS[i + 1 :]}
-    return AssetCheckResult(passed=not any(overlap.values()), metadata={"overlap": overlap})
-
-
-def _emotion_column(storage: StorageResource, split: str, column: str) -> list:
-    return read_split(storage.settings, "emotion", split, [column]).column(column).to_pylist()
-
-
-@asset_check(asset=emotion_dataset, description="Every label holds 0.5%..45% of the examples.")
-def emotion_label_distribution(storage: StorageResource) -> AssetCheckResult:
-    return _distribution_result(
-        Counter(x for s in SPLITS for x in _emotion_column(storage, s, "label")), EMOTIONS
-    )
-
-
-@asset_check(asset=emotion_dataset, description="No (normalised) text appears in two splits.")
-def emotion_no_split_leakage(storage: StorageResource) -> AssetCheckResult:
-    return _leakage_result({s: {text_key(t) for t in _emotion_column(storage, s, "text")} for s in SPLITS})
-
-
-@asset_check(asset=emotion_dataset, description="At least 10,000 examples and gold rows in every split.")
-def emotion_minimum_size(storage: StorageResource) -> AssetCheckResult:
-    gold = {s: Counter(_emotion_column(storage, s, "label_source"))["gold"] for s in SPLITS}
-    sizes = {s: len(_emotion_column(storage, s, "label")) for s in SPLITS}
-    return AssetCheckResult(
-        passed=sum(sizes.values()) >= EMOTION_MIN_EXAMPLES and all(gold.values()),
-        metadata={"split_sizes": sizes, "gold_rows": gold, "minimum": EMOTION_MIN_EXAMPLES},
-    )
-
-
-@asset_check(
-    asset=personality_dataset,
-    description="Rosie's emotions each hold 0.5%..45% of her turns; every exchange category is present.",
-)
-def personality_label_distribution(storage: StorageResource) -> AssetCheckResult:
-    emotions: Counter[str] = Counter()
-    categories: Counter[str] = Counter()
-    conversations = 0
-    for split in SPLITS:
-        table = read_split(storage.settings, "personality", split, ["category"])
-        categories.update(table.column("category").to_pylist())
-        for turns in personality_conversations(storage.settings, split):
-            emotions.update(t.emotion for t in turns if t.role == "rosie")
-            conversations += 1
-    result = _distribution_result(emotions, EMOTIONS)
-    scarce = {c: categories[c] for c in CATEGORIES if categories[c] < MIN_CATEGORY_SHARE * conversations}
-    return AssetCheckResult(
-        passed=result.passed and not scarce,
-        metadata={**result.metadata, "categories": dict(categories), "scarce_categories": scarce},
-    )
-
-
-@asset_check(asset=personality_dataset, description="No conversation appears in two splits.")
-def personality_no_split_leakage(storage: StorageResource) -> AssetCheckResult:
-    return _leakage_result(
-        {
-            s: {text_key(conversation_text(t)) for t in personality_conversations(storage.settings, s)}
-            for s in SPLITS
-        }
-    )
-
-
-@asset_check(
-    asset=personality_dataset,
-    description="At least 10,000 conversations, no exact duplicates, an emotion on every Rosie turn.",
-)
-def personality_minimum_size(storage: StorageResource) -> AssetCheckResult:
-    # personality_conversations re-validates every turn: a Rosie turn without an emotion raises.
-    texts = [
-        text_key(conversation_text(t)) for s in SPLITS for t in personality_conversations(storage.settings, s)
-    ]
-    duplicates = len(texts) - len(set(texts))
-    return AssetCheckResult(
-        passed=len(texts) >= PERSONALITY_MIN_CONVERSATIONS and duplicates == 0,
-        metadata={"conversations": len(texts), "exact_duplicates": duplicates},
-    )
-
-
-EMOTION_CHECKS = [emotion_label_distribution, emotion_no_split_leakage, emotion_minimum_size]
-PERSONALITY_CHECKS = [personality_label_distribution, personality_no_split_leakage, personality_minimum_size]

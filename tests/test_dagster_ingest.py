@@ -131,3 +131,25 @@ def test_schedule_is_configured_by_environment(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(data_refresh)
+
+
+def test_run_launcher_waits_only_for_the_job_launch_cli():
+    from pipelines.run_launcher import launched_from_cli
+
+    assert launched_from_cli(["/repo/.venv/bin/dagster", "job", "launch", "-j", "data_refresh"])
+    assert not launched_from_cli(["/repo/.venv/bin/dagster-webserver", "-w", "workspace.yaml"])
+    assert not launched_from_cli(["/repo/.venv/bin/dagster", "dev"])
+    assert not launched_from_cli(["/repo/.venv/bin/dagster-daemon", "run"])
+
+
+def test_wait_for_run_raises_when_the_run_failed():
+    from pipelines.run_launcher import RunFailedError, wait_for_run
+
+    @dg.asset
+    def broken() -> None:
+        raise ValueError("boom")
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([broken], instance=instance, raise_on_error=False)
+    with pytest.raises(RunFailedError, match="ended FAILURE"):
+        wait_for_run(instance, result.run_id, poll_s=0.01)
