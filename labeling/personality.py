@@ -55,6 +55,7 @@ PERSONALITY_SCHEMA = pa.schema(
     ]
 )
 
+FOLLOW_UP_RATE = 0.3  # share of template replies that get an extra sentence (T.FOLLOW_UPS)
 CATEGORIES: tuple[str, ...] = (
     "greeting",
     "helpful",
@@ -126,7 +127,10 @@ class Filler:
     def reply(self, by_emotion: dict[str, tuple[str, ...]], **slots: object) -> Turn:
         """A Rosie turn from a ``{emotion: templates}`` table; the emotion is the table key picked."""
         emotion = self.pick(by_emotion)
-        return Turn("rosie", self.fill(self.pick(by_emotion[emotion]), emotion, **slots), emotion=emotion)
+        text = self.fill(self.pick(by_emotion[emotion]), emotion, **slots)
+        if self.rng.random() < FOLLOW_UP_RATE:
+            text = f"{text} {self.pick(T.FOLLOW_UPS[emotion])}"
+        return Turn("rosie", text, emotion=emotion)
 
     def user(self, template: str, **slots: object) -> Turn:
         return Turn("user", self.fill(template, **slots))

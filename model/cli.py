@@ -18,7 +18,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -139,6 +139,15 @@ def run_chat(service, conversation_id: str, lines: Iterable[str], out: TextIO) -
         out.flush()
 
 
+def _typed_lines() -> Iterator[str]:
+    """Lines typed at a ``You:`` prompt, until end of input."""
+    while True:
+        try:
+            yield input("You: ")
+        except EOFError:
+            return
+
+
 def write_untrained_model(
     out_dir: Path, texts: Sequence[str], preset: str = "demo", **overrides: int
 ) -> Path:
@@ -229,7 +238,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     service = open_service(args)
     if args.command == "chat":
-        run_chat(service, args.conversation, sys.stdin, sys.stdout)
+        try:
+            run_chat(
+                service, args.conversation, _typed_lines() if sys.stdin.isatty() else sys.stdin, sys.stdout
+            )
+        except KeyboardInterrupt:
+            print()
         return 0
     if not args.text and args.action is None:
         raise SystemExit("say what? give some text or --action")
