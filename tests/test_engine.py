@@ -97,6 +97,7 @@ def test_sampling_config_rejects_nonsense():
         with pytest.raises(ValueError):
             SamplingConfig(**bad)
     assert SamplingConfig().with_overrides(top_k=None, seed=3).seed == 3
+    assert SamplingConfig(min_new_tokens=5).with_overrides(max_new_tokens=1).min_new_tokens == 1
 
 
 # -- engine -----------------------------------------------------------------------------------

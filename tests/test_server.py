@@ -116,6 +116,9 @@ def test_limits_give_clear_4xx(client: TestClient):
     )
     chunked = client.post("/v1/chat", content=iter([b'{"message": "', b"w" * 5000, b'"}']), headers=AUTH)
     assert chunked.status_code == 413
+    json_type = {**AUTH, "content-type": "application/json"}
+    small_chunked = client.post("/v1/chat", content=iter([b'{"message": "', b"hi", b'"}']), headers=json_type)
+    assert small_chunked.status_code == 200, small_chunked.text  # a chunked body under the limit still works
     assert client.get("/v1/conversations").status_code == 401
 
 
