@@ -5,9 +5,6 @@ so they test the files training will read. They run inside the dataset step (one
 of one per check: each Dagster step re-imports the whole project) and are blocking.
 """
 
-import json
-from collections.abc import Callable
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -17,16 +14,14 @@ from dagster import (
     MetadataValue,
     asset,
 )
+from pydantic import Field
 
-from dedup.atomic import write_text_atomic
-from labeling.baseline import train_and_score
-from labeling.cards import emotion_card, personality_card
-from labeling.checks import CHECKS, run_checks
-from labeling.datasets import baseline_path, read_split, write_quarantine, write_splits
-from labeling.emotion_dataset import EmotionOptions, build_emotion_dataset
+from labeling.build import WrittenDataset, write_baseline, write_emotion_dataset, write_personality_dataset
+from labeling.checks import CHECKS
+from labeling.emotion_dataset import EmotionOptions
 from labeling.licences import exclude_noncommercial_default
-from labeling.personality import PersonalityOptions, build_personality_dataset
-from labeling.splits import SPLITS
+from labeling.personality import PersonalityOptions
+from labeling.weak_labels import DEFAULT_MIN_HITS, DEFAULT_THRESHOLD
 from pipelines.resources import StorageResource
 
 GROUP = "datasets"
@@ -40,40 +35,49 @@ def check_specs(dataset: str) -> list[AssetCheckSpec]:
 
 
 class DatasetConfig(Config):
-    exclude_noncommercial: bool = exclude_noncommercial_default()
+    exclude_noncommercial: bool = Field(
+        default=exclude_noncommercial_default(),
+        description="keep only sources cleared for commercial use (default: ROSIE_EXCLUDE_NONCOMMERCIAL)",
+    )
+
+
+class EmotionDatasetConfig(DatasetConfig):
+    weak_threshold: float = Field(
+        default=DEFAULT_THRESHOLD, description="min share of lexicon votes for a weak label"
+    )
+    weak_min_hits: int = Field(
+        default=DEFAULT_MIN_HITS, description="min lexicon words voting for the weak label"
+    )
+
+
+class PersonalityDatasetConfig(DatasetConfig):
+    templated: int = Field(
+        default=PersonalityOptions.templated, description="templated conversations to generate"
+    )
+    seed: int = Field(default=PersonalityOptions.seed, description="seed of the template generator")
 
 
 def _materialize(
-    context: AssetExecutionContext,
-    config: DatasetConfig,
-    storage: StorageResource,
-    name: str,
-    build,
-    metadata: dict,
-    card: Callable[[dict[str, int]], str],
+    context: AssetExecutionContext, written: WrittenDataset, metadata: dict
 ) -> MaterializeResult:
-    """Write splits and quarantine; metadata both dataset assets share, plus theirs and the card."""
-    settings = storage.settings
-    paths = write_splits(settings, name, build.tables)
-    quarantine_path = write_quarantine(settings, name, build.quarantine.records)
-    sizes = {split: build.tables[split].num_rows for split in SPLITS}
-    context.log.info(f"{name} dataset: {sizes}")
-    checks = [
-        AssetCheckResult(check_name=check, passed=outcome.passed, metadata=outcome.metadata)
-        for check, outcome in run_checks(settings, name).items()
-    ]
+    """Metadata both dataset assets share, plus theirs, the card and the check results."""
+    build = written.build
+    context.log.info(f"{written.name} dataset: {written.split_sizes}, checks passed: {written.passed}")
     return MaterializeResult(
-        check_results=checks,
+        check_results=[
+            AssetCheckResult(check_name=check, passed=outcome.passed, metadata=outcome.metadata)
+            for check, outcome in written.checks.items()
+        ],
         metadata={
-            "rows": sum(sizes.values()),
-            "split_sizes": sizes,
+            "rows": sum(written.split_sizes.values()),
+            "split_sizes": written.split_sizes,
             **metadata,
             "quarantined": build.stats["quarantined"],
-            "exclude_noncommercial": config.exclude_noncommercial,
             "input_sha256": build.input_sha256,
-            "paths": {split: str(p) for split, p in paths.items()},
-            "quarantine_path": str(quarantine_path),
-            "dataset_card": MetadataValue.md(card(sizes)),
+            "paths": {split: str(p) for split, p in written.paths.items()},
+            "quarantine_path": str(written.quarantine_path),
+            "card_path": str(written.card_path),
+            "dataset_card": MetadataValue.md(written.card),
         },
     )
 
@@ -84,22 +88,15 @@ def _materialize(
     check_specs=check_specs("emotion"),
 )
 def emotion_dataset(
-    context: AssetExecutionContext, config: DatasetConfig, storage: StorageResource
+    context: AssetExecutionContext, config: EmotionDatasetConfig, storage: StorageResource
 ) -> MaterializeResult:
-    options = EmotionOptions(exclude_noncommercial=config.exclude_noncommercial)
-    build = build_emotion_dataset(storage.settings.data_root, options)
-    stats = build.stats
+    options = EmotionOptions(config.exclude_noncommercial, config.weak_threshold, config.weak_min_hits)
+    written = write_emotion_dataset(storage.settings, options)
+    stats = written.build.stats
     metadata = {k: stats[k] for k in ("records_in", "kept", "filtered", "class_balance", "excluded_sources")}
     metadata["records_accounted"] = stats["accounted"]
-    return _materialize(
-        context,
-        config,
-        storage,
-        "emotion",
-        build,
-        metadata,
-        lambda sizes: emotion_card(stats, sizes, config.exclude_noncommercial),
-    )
+    metadata["exclude_noncommercial"] = config.exclude_noncommercial
+    return _materialize(context, written, metadata)
 
 
 @asset(
@@ -108,24 +105,20 @@ def emotion_dataset(
     check_specs=check_specs("personality"),
 )
 def personality_dataset(
-    context: AssetExecutionContext, config: DatasetConfig, storage: StorageResource
+    context: AssetExecutionContext, config: PersonalityDatasetConfig, storage: StorageResource
 ) -> MaterializeResult:
-    options = PersonalityOptions(exclude_noncommercial=config.exclude_noncommercial)
-    build = build_personality_dataset(storage.settings.data_root, options)
+    options = PersonalityOptions(
+        templated=config.templated, seed=config.seed, exclude_noncommercial=config.exclude_noncommercial
+    )
+    written = write_personality_dataset(storage.settings, options)
+    build = written.build
     metadata = {
         **{k: v for k, v in build.stats.items() if k != "quarantined"},
         **{f"diversity_{k}": v for k, v in build.diversity["all"].items()},
         "diversity_by_kind": build.diversity,
+        "exclude_noncommercial": config.exclude_noncommercial,
     }
-    return _materialize(
-        context,
-        config,
-        storage,
-        "personality",
-        build,
-        metadata,
-        lambda sizes: personality_card(build.stats, sizes, build.diversity),
-    )
+    return _materialize(context, written, metadata)
 
 
 @asset(
@@ -134,11 +127,7 @@ def personality_dataset(
     description="TF-IDF + logistic regression on the emotion dataset: the bar the emotion head must beat.",
 )
 def emotion_baseline(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
-    settings = storage.settings
-    figures = train_and_score(
-        read_split(settings, "emotion", "train"), read_split(settings, "emotion", "test")
-    )
-    path = write_text_atomic(json.dumps(figures, indent=2), baseline_path(settings))
+    figures, path = write_baseline(storage.settings)
     context.log.info(
         f"emotion baseline macro-F1 {figures['macro_f1']} ({figures['macro_f1_vs_majority']}x majority)"
     )

@@ -149,13 +149,15 @@ def _typed_lines() -> Iterator[str]:
 
 
 def write_untrained_model(
-    out_dir: Path, texts: Sequence[str], preset: str = "demo", **overrides: int
+    out_dir: Path, texts: Sequence[str], preset: str = "demo", *, seed: int = 0, **overrides: int
 ) -> Path:
     """A complete model folder with random weights and a tokenizer trained on ``texts``.
 
     For wiring up the desktop app, the bot and tests before training has produced ``final.pth``.
-    The config's vocab is set to the tokenizer's real size.
+    The config's vocab is set to the tokenizer's real size; ``seed`` makes the weights reproducible.
     """
+    import torch
+
     from model.config import ModelConfig
     from model.gpt import RosieGPT
     from model.tokenizer import RosieTokenizer
@@ -167,6 +169,7 @@ def write_untrained_model(
     out_dir.mkdir(parents=True, exist_ok=True)
     config.save_json(out_dir / "config.json")
     tokenizer.save(out_dir / "tokenizer")
+    torch.manual_seed(seed)
     save_weights(RosieGPT(config), out_dir / "weights" / "final.pth", {"phase": "untrained"})
     return out_dir
 
