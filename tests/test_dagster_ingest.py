@@ -105,6 +105,21 @@ def test_sensor_requests_ingestion_of_new_files_only(small_root, tmp_path):
     assert second.run_requests[0].asset_selection == [dg.AssetKey("raw_reddit")]
 
 
+def test_sensor_takes_a_batch_of_files_per_tick(small_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROSIE_SENSOR_MAX_RUNS", "4")
+    instance = dg.DagsterInstance.ephemeral()
+    context = dg.build_sensor_context(
+        instance=instance, resources={"storage": resources(small_root, tmp_path)["storage"]}
+    )
+    seen = []
+    for expected in (4, 2):
+        tick = new_source_files(context)
+        assert len(tick.run_requests) == expected
+        instance.add_dynamic_partitions(SOURCE_FILES.name, tick.dynamic_partitions_requests[0].partition_keys)
+        seen += [r.partition_key for r in tick.run_requests]
+    assert sorted(seen) == sorted(SUBSET)
+
+
 def test_data_refresh_job_schedule_and_sensor_are_defined():
     from pipelines.definitions import defs
 
