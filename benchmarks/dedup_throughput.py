@@ -20,7 +20,6 @@ so background load hits both alike; figures per core divide by the worker count.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import tempfile
@@ -37,6 +36,7 @@ from datatrove.pipeline.filters import (
 )
 from datatrove.pipeline.formatters import PIIFormatter
 
+from benchmarks.dedup_common import ingest_sample, report
 from dedup.cleaning import Exclusions, clean_source, raw_shards
 from dedup.config import SOURCES, CleanConfig
 from dedup.deduplication import clean_shards, deduplicate
@@ -101,16 +101,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    from dedup.ingest import discover, ingest_file
-
     work = Path(tempfile.mkdtemp(prefix="dedup_throughput_"))
     data_root = Settings.from_env().data_root
     ours, peer, peer_dedup = (
         Settings(data_root, work / n, work / "models", "demo") for n in ("ours", "peer", "peer_dedup")
     )
-    for files in discover(data_root).values():
-        for source_file in files:
-            ingest_file(ours, source_file)
+    ingest_sample(ours)
     (work / "peer").mkdir()
     (work / "peer" / "raw").symlink_to(ours.layer_dir("raw"))
     config = CleanConfig(workers=args.workers)
@@ -155,9 +151,7 @@ def main() -> None:
         },
         "load_average": os.getloadavg(),
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    report(result, args.json)
     shutil.rmtree(work, ignore_errors=True)
 
 

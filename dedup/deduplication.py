@@ -2,9 +2,9 @@
 
 Stages (the same pipeline objects under every executor):
 
-1. exact signatures  reader → ExactDedupSignature (hash of the normalised text)
+1. exact signatures  reader → ExactDedupSignature (hash of the normalised full text)
 2. exact duplicates  ExactFindDedups (one task)
-3. MinHash signatures  reader → ExactDedupFilter → FastMinhashSignature (datatrove's, vectorised)
+3. MinHash signatures  reader → ExactDedupFilter → DedupView → FastMinhashSignature (datatrove's, vectorised)
 4. MinHash buckets  MinhashDedupBuckets (one task per bucket)
 5. MinHash clusters  KeepFirstCluster (one task; earliest document survives)
 6. filter  reader → ExactDedupFilter → MinhashDedupFilter → Decontaminate → writer
@@ -33,7 +33,7 @@ from dedup.config import SOURCES, CleanConfig
 from dedup.decontaminate import Decontaminate
 from dedup.documents import DocumentReader, DocumentWriter
 from dedup.executors import Stage, run_stages
-from dedup.minhash import FastMinhashSignature, KeepFirstCluster, exact_config, minhash_config
+from dedup.minhash import DedupView, FastMinhashSignature, KeepFirstCluster, exact_config, minhash_config
 from dedup.stats import LayerStats, StepStats, read_stage_stats
 from pipelines.settings import Settings
 
@@ -88,6 +88,7 @@ def dedup_stages(
             [
                 reader(),
                 ExactDedupFilter(str(work / "exact/dups"), exact),
+                DedupView(),
                 signatures(str(work / "minhash/sigs"), minhash),
             ],
             tasks,

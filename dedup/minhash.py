@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import unicodedata
@@ -36,6 +37,35 @@ def normalised_words(text: str) -> list[str]:
     if not text.isascii():
         text = _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", text))
     return _WORD.findall(text)
+
+
+class DedupView(PipelineStep):
+    """What MinHash compares: a Reddit path without its context turn.
+
+    A chain's first turn may be its parent, repeated from the chain it branches off; many short
+    replies under one long comment would otherwise look alike through that shared turn. Only the
+    MinHash signature stage sees this view; exact dedup hashes and the filter stage writes the
+    full text.
+    """
+
+    type = "🫂 - DEDUP"
+    name = "👁 Dedup view (own turns)"
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        for doc in data:
+            view = dedup_view(doc.text, doc.metadata)
+            if view is not doc.text:
+                doc.text = view
+                self.stat_update("context_removed")
+            yield doc
+
+
+def dedup_view(text: str, metadata: dict) -> str:
+    """``text``, or a Reddit chain's own turns when it starts with a context turn."""
+    context = int(metadata.get("context_turns") or 0)
+    if not (context and metadata.get("turns")):
+        return text
+    return "\n\n".join(turn["text"] for turn in json.loads(metadata["turns"])[context:])
 
 
 def normalised_text(doc: Document) -> str:
