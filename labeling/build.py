@@ -39,7 +39,7 @@ class WrittenDataset:
 
 def _write(settings: Settings, name: str, build, card_for) -> WrittenDataset:
     paths = write_splits(settings, name, build.tables)
-    quarantine_path = write_quarantine(settings, name, build.quarantine.records)
+    quarantine_path = write_quarantine(settings, name, build.quarantine.records, build.input_sha256)
     sizes = {split: build.tables[split].num_rows for split in SPLITS}
     card = card_for(sizes)
     card_path = write_text_atomic(card, dataset_dir(settings, name) / "CARD.md")

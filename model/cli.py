@@ -250,7 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.text and args.action is None:
         raise SystemExit("say what? give some text or --action")
-    reply = service.reply(args.conversation, Turn("user", args.text, action=args.action))
+    from model.engine import PromptTooLongError
+
+    try:
+        reply = service.reply(args.conversation, Turn("user", args.text, action=args.action))
+    except PromptTooLongError as exc:
+        raise SystemExit(str(exc)) from None
     if args.json:
         print(json.dumps({"conversation_id": args.conversation, **reply.to_dict()}, ensure_ascii=False))
     else:

@@ -437,4 +437,9 @@ def serve(
     """Run the API with uvicorn (blocking)."""
     import uvicorn
 
-    uvicorn.run(create_app(service, limits=limits), host=host, port=port, log_level="info")
+    limits = limits or Limits()
+    # The protocol layer drops WebSocket frames far beyond the request limit before they are buffered.
+    ws_max_size = max(4 * limits.max_body_bytes, 65_536)
+    uvicorn.run(
+        create_app(service, limits=limits), host=host, port=port, log_level="info", ws_max_size=ws_max_size
+    )

@@ -89,5 +89,7 @@ def test_say_action_and_missing_model(model_dir: Path, tmp_path: Path, capsys: p
         == 0
     )
     assert capsys.readouterr().out.startswith("Rosie [")
+    with pytest.raises(SystemExit, match="lower max_new_tokens"):
+        main(["say", "hi", "--model-dir", str(model_dir), "--db", db, "--max-new-tokens", "250"])
     with pytest.raises(SystemExit, match="no model at"):
         main(["say", "hi", "--model-dir", str(tmp_path / "nowhere"), "--db", db])

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from labeling.build import write_emotion_dataset
 from labeling.emotion_dataset import build_emotion_dataset
 from labeling.mappings import GOEMOTIONS_ORIGINAL
 from labeling.personality import PersonalityOptions, build_personality_dataset
+from pipelines.settings import Settings
 
 # labels.txt order (the mapping lists them in it): ids in the .tsv files index these lists
 GOEMOTIONS_LABELS = list(GOEMOTIONS_ORIGINAL.mapped)
@@ -122,3 +126,15 @@ def test_personality_quarantines_unknown_sentiment_and_keeps_the_rest(damaged_ro
         ("personachat", "missing_file"),
     } <= reasons
     assert build.stats["kept"]["topical_chat"] == 1  # t_1 restyled; t_2 (sentiment "Bored") quarantined
+
+
+def test_quarantine_file_names_reason_and_input_hash(damaged_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROSIE_DATA_ROOT", str(damaged_root))
+    monkeypatch.setenv("ROSIE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    written = write_emotion_dataset(Settings.from_env())
+    assert not written.passed  # a handful of rows: the minimum-size check says so
+    rows = pq.read_table(written.quarantine_path).to_pylist()
+    isear = [r for r in rows if r["source"] == "isear"]
+    expected = hashlib.sha256((damaged_root / "emotion/isear/isear.csv").read_bytes()).hexdigest()
+    assert isear and isear[0]["reason"] == "too_few_fields" and isear[0]["input_sha256"] == expected
+    assert len(rows) == sum(written.build.stats["quarantined"].values())
