@@ -41,9 +41,9 @@ class Exclusions:
         self.root = root
         self.count = 0
 
-    def __call__(self, step: str) -> DocumentWriter:
+    def __call__(self, step: str, reason: str | None = None) -> DocumentWriter:
         self.count += 1
-        return DocumentWriter(str(self.root / f"{self.count:02d}_{step}"))
+        return DocumentWriter(str(self.root / f"{self.count:02d}_{step}"), reason=reason)
 
 
 def quality_tokenizer(config: CleanConfig) -> str | RegexWordTokenizer:

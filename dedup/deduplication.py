@@ -110,10 +110,12 @@ def dedup_stages(
             "filter",
             [
                 reader(),
-                ExactDedupFilter(str(work / "exact/dups"), exact, exclusion_writer=excluded("exact")),
+                ExactDedupFilter(
+                    str(work / "exact/dups"), exact, exclusion_writer=excluded("exact", "exact_duplicate")
+                ),
                 MinhashDedupFilter(
                     str(work / "minhash/clusters"),
-                    exclusion_writer=excluded("minhash"),
+                    exclusion_writer=excluded("minhash", "near_duplicate"),
                     load_cluster_ids=True,
                     load_cluster_sizes=True,
                 ),
