@@ -16,7 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from labeling.emotions import EMOTIONS
 from model.cli import build_parser
-from model.engine import Engine, GenerationSlots
+from model.engine import Engine, GenerationSlots, Reply
 from server.app import Limits, create_app, running_server
 from server.chat_service import ChatService
 from tests.test_engine_support import tiny_engine
@@ -212,17 +212,33 @@ def live_server(service: ChatService) -> Iterator[str]:
         yield address
 
 
-def test_disconnect_mid_stream_frees_the_slot(live_server: str, service: ChatService):
+@pytest.fixture
+def finish_reasons(service: ChatService, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """How each generation of ``service`` ended, as the engine saw it."""
+    reasons: list[str] = []
+    stream = service.engine.stream
+
+    def recording_stream(*args, **kwargs):
+        for event in stream(*args, **kwargs):
+            if isinstance(event, Reply):
+                reasons.append(event.finish_reason)
+            yield event
+
+    monkeypatch.setattr(service.engine, "stream", recording_stream)
+    return reasons
+
+
+LONG_REPLY = {"max_new_tokens": 100, "min_new_tokens": 100}  # the server limit
+
+
+def test_websocket_disconnect_mid_stream_cancels_and_frees_the_slot(
+    live_server: str, service: ChatService, finish_reasons: list[str]
+):
     async def start_and_vanish() -> None:
         async with websockets.connect(f"ws://{live_server}/v1/ws") as ws:
             await ws.send(
                 json.dumps(
-                    {
-                        "type": "chat",
-                        "conversation_id": "gone",
-                        "message": "hi",
-                        "sampling": {"max_new_tokens": 100, "min_new_tokens": 100},
-                    }
+                    {"type": "chat", "conversation_id": "gone", "message": "hi", "sampling": LONG_REPLY}
                 )
             )
             assert json.loads(await ws.recv())["type"] == "emotion"
@@ -232,16 +248,24 @@ def test_disconnect_mid_stream_frees_the_slot(live_server: str, service: ChatSer
 
     asyncio.run(start_and_vanish())
     assert slots_free_soon(service)
-    health = httpx.get(f"http://{live_server}/healthz").json()
-    assert health["slots"]["active"] == 0
-    # the generation stopped early: the partial reply is recorded, far short of 100 tokens
-    rosie = [t for t in service.history("gone") if t.turn.role == "rosie"]
-    assert len(rosie) <= 1
-    if rosie:
-        assert rosie[0].n_tokens < 100
+    assert httpx.get(f"http://{live_server}/healthz").json()["slots"]["active"] == 0
+    assert finish_reasons == ["cancelled"]
 
 
-def test_cancel_frame_stops_the_reply(client: TestClient, service: ChatService):
+def test_http_stream_disconnect_cancels_and_frees_the_slot(
+    live_server: str, service: ChatService, finish_reasons: list[str]
+):
+    body = {"conversation_id": "gone-http", "message": "hi", "sampling": LONG_REPLY}
+    with httpx.stream("POST", f"http://{live_server}/v1/chat/stream", json=body, timeout=30) as response:
+        lines = response.iter_lines()
+        assert json.loads(next(lines))["type"] == "emotion"
+        assert json.loads(next(lines))["type"] == "token"
+        assert service.slots.active == 1
+    assert slots_free_soon(service)
+    assert finish_reasons == ["cancelled"]
+
+
+def test_cancel_frame_stops_the_reply(client: TestClient, service: ChatService, finish_reasons: list[str]):
     with client.websocket_connect("/v1/ws?token=s3cret") as ws:
         ws.send_json(
             {"type": "chat", "message": "hi", "sampling": {"max_new_tokens": 100, "min_new_tokens": 100}}
@@ -252,6 +276,7 @@ def test_cancel_frame_stops_the_reply(client: TestClient, service: ChatService):
             pass
         assert frame["type"] == "cancelled"
     assert slots_free_soon(service)
+    assert finish_reasons == ["cancelled"]
 
 
 def test_load_test_script_reports_zero_errors_and_429_when_full(live_server: str):
