@@ -11,7 +11,7 @@ from collections import Counter
 import dagster as dg
 from tqdm import tqdm
 
-from dedup.catalog import record_ingest_stats, refresh_views
+from dedup.catalog import previous_results, record_ingest_stats, refresh_views
 from dedup.ingest import IngestResult, discover, ingest_file
 from pipelines.data_refresh import (
     SOURCE_FILES,
@@ -32,6 +32,7 @@ def file_metadata(result: IngestResult) -> dict:
     return {
         "source_file": result.source_file,
         "format": result.format,
+        "unchanged": result.reused,
         "documents": dg.MetadataValue.int(result.kept),
         "records_in": dg.MetadataValue.int(result.records_in),
         "skipped": dg.MetadataValue.json(result.skipped),
@@ -61,6 +62,7 @@ def summary_metadata(results: list[IngestResult]) -> dict:
     )
     return {
         "files": dg.MetadataValue.int(len(results)),
+        "files_unchanged": dg.MetadataValue.int(sum(r.reused for r in results)),
         "documents": dg.MetadataValue.int(sum(r.kept for r in results)),
         "records_in": dg.MetadataValue.int(sum(r.records_in for r in results)),
         "skipped": dg.MetadataValue.json(dict(skipped)),
@@ -76,8 +78,16 @@ def summary_metadata(results: list[IngestResult]) -> dict:
     }
 
 
+class IngestConfig(dg.Config):
+    force: bool = False  # re-read files whose sha256 is unchanged (e.g. after a reader fix)
+
+
 def ingest_source(
-    source: str, context: dg.AssetExecutionContext, storage: StorageResource, catalog: CatalogResource
+    source: str,
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    storage: StorageResource,
+    catalog: CatalogResource,
 ) -> dg.MaterializeResult:
     settings = storage.settings
     files = discover(settings.data_root)[source]
@@ -94,18 +104,27 @@ def ingest_source(
         new = [path for path in files if path not in known]
         if new:
             context.instance.add_dynamic_partitions(SOURCE_FILES.name, new)
-    results = [ingest_file(settings, path) for path in tqdm(files, desc=f"raw_{source}", unit="file")]
     with catalog.connect() as con:
-        record_ingest_stats(con, results)
+        previous = {} if config.force else previous_results(con, source)
+    results = [
+        ingest_file(settings, path, previous.get(path))
+        for path in tqdm(files, desc=f"raw_{source}", unit="file")
+    ]
+    with catalog.connect() as con:
+        record_ingest_stats(con, [r for r in results if not r.reused])
         refresh_views(con, settings)
     for result in results:
+        note = "unchanged, shard kept; " if result.reused else ""
         context.log.info(
-            f"{result.source_file}: {result.records_in} in, {result.kept} kept, "
+            f"{result.source_file}: {note}{result.records_in} in, {result.kept} kept, "
             f"skipped {result.skipped}, quarantined {result.quarantined}"
         )
     if context.has_partition_key:
         return dg.MaterializeResult(metadata=file_metadata(results[0]))
+    materialized = context.instance.get_materialized_partitions(context.asset_key)
     for result in results:
+        if result.reused and result.source_file in materialized:
+            continue  # unchanged and already recorded: a new event would only mark downstream stale
         context.log_event(
             dg.AssetMaterialization(
                 asset_key=context.asset_key, partition=result.source_file, metadata=file_metadata(result)
@@ -123,9 +142,12 @@ def _raw_asset(source: str, description: str) -> dg.AssetsDefinition:
         kinds={"parquet", "duckdb"},
     )
     def raw_asset(
-        context: dg.AssetExecutionContext, storage: StorageResource, catalog: CatalogResource
+        context: dg.AssetExecutionContext,
+        config: IngestConfig,
+        storage: StorageResource,
+        catalog: CatalogResource,
     ) -> dg.MaterializeResult:
-        return ingest_source(source, context, storage, catalog)
+        return ingest_source(source, context, config, storage, catalog)
 
     return raw_asset
 

@@ -40,9 +40,17 @@ def gpt2_peer(config: ModelConfig) -> torch.nn.Module:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     peer_config = GPT2Config(
-        vocab_size=config.vocab_size, n_positions=config.block_size, n_embd=config.n_embd,
-        n_layer=config.n_layer, n_head=config.n_head, activation_function="gelu",
-        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0,
+        vocab_size=config.vocab_size,
+        n_positions=config.block_size,
+        n_embd=config.n_embd,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        activation_function="gelu",
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
     )
     peer_config._attn_implementation = "sdpa"
     return GPT2LMHeadModel(peer_config)
@@ -72,8 +80,10 @@ def main() -> None:
     models = {"rosie": RosieGPT(config).train(), "hf_gpt2": gpt2_peer(config).train()}
     steps = {name: training_step(m, name == "hf_gpt2") for name, m in models.items()}
     # RosieGPT sees seq_len tokens (inputs are idx[:, :-1] of seq_len+1); GPT-2 sees the same seq_len
-    batches = {"rosie": torch.randint(0, config.vocab_size, (args.batch, seq_len + 1)),
-               "hf_gpt2": torch.randint(0, config.vocab_size, (args.batch, seq_len))}
+    batches = {
+        "rosie": torch.randint(0, config.vocab_size, (args.batch, seq_len + 1)),
+        "hf_gpt2": torch.randint(0, config.vocab_size, (args.batch, seq_len)),
+    }
     peak = matmul_peak_flops()
     for name in models:
         steps[name](batches[name])  # warm-up
@@ -94,10 +104,14 @@ def main() -> None:
     }
     for name, samples in times.items():
         median = statistics.median(samples)
-        results[name] = {"step_s": round(median, 4), "tokens_per_s": round(tokens / median, 1),
-                         "mfu": round(flops / median / peak, 4)}
+        results[name] = {
+            "step_s": round(median, 4),
+            "tokens_per_s": round(tokens / median, 1),
+            "mfu": round(flops / median / peak, 4),
+        }
     results["tokens_per_s_ratio_rosie_over_gpt2"] = round(
-        results["rosie"]["tokens_per_s"] / results["hf_gpt2"]["tokens_per_s"], 3)
+        results["rosie"]["tokens_per_s"] / results["hf_gpt2"]["tokens_per_s"], 3
+    )
     report = json.dumps(results, indent=2)
     print(report)
     if args.json:

@@ -54,8 +54,12 @@ def main() -> None:
     stats = CorpusStats()
     training = list(sample_corpus(settings.data_root, stats))
     held_out = {"books_held_out": stats.held_out, "web_english": web_english_texts(settings.data_root)}
-    results: dict = {"training_paragraphs": len(training), "training_mb": round(stats.characters / 1e6, 2),
-                     "held_out_texts": {k: len(v) for k, v in held_out.items()}, "vocab": {}}
+    results: dict = {
+        "training_paragraphs": len(training),
+        "training_mb": round(stats.characters / 1e6, 2),
+        "held_out_texts": {k: len(v) for k, v in held_out.items()},
+        "vocab": {},
+    }
     for vocab_size in args.vocab:
         start = time.perf_counter()
         ours = RosieTokenizer.train(training, vocab_size)
@@ -69,13 +73,21 @@ def main() -> None:
         row = {"actual_vocab": ours.vocab_size, "train_s": round(train_s, 1)}
         for name, texts in held_out.items():
             ours_bpt, peer_bpt = bytes_per_token(ours.encode_batch, texts), bytes_per_token(peer_batch, texts)
-            row[name] = {"bytes_per_token": round(ours_bpt, 3), "peer_bytes_per_token": round(peer_bpt, 3),
-                         "ratio": round(ours_bpt / peer_bpt, 3)}
+            row[name] = {
+                "bytes_per_token": round(ours_bpt, 3),
+                "peer_bytes_per_token": round(peer_bpt, 3),
+                "ratio": round(ours_bpt / peer_bpt, 3),
+            }
         everything = held_out["books_held_out"] + held_out["web_english"]
-        ours_speed, peer_speed = encode_mb_per_s(ours.encode_batch, everything), encode_mb_per_s(peer_batch,
-                                                                                                 everything)
-        row["encode_mb_per_s"] = {"ours": round(ours_speed, 2), "peer": round(peer_speed, 2),
-                                  "ratio": round(ours_speed / peer_speed, 3)}
+        ours_speed, peer_speed = (
+            encode_mb_per_s(ours.encode_batch, everything),
+            encode_mb_per_s(peer_batch, everything),
+        )
+        row["encode_mb_per_s"] = {
+            "ours": round(ours_speed, 2),
+            "peer": round(peer_speed, 2),
+            "ratio": round(ours_speed / peer_speed, 3),
+        }
         results["vocab"][vocab_size] = row
         print(f"vocab {vocab_size}: {json.dumps(row)}", flush=True)
     if args.json:
@@ -84,12 +96,16 @@ def main() -> None:
 
 
 def markdown_table(results: dict) -> str:
-    lines = ["| vocab | books held out B/token | web English B/token | ratio to peer (books / web) |",
-             "|---|---|---|---|"]
+    lines = [
+        "| vocab | books held out B/token | web English B/token | ratio to peer (books / web) |",
+        "|---|---|---|---|",
+    ]
     for vocab_size, row in results["vocab"].items():
         books, web = row["books_held_out"], row["web_english"]
-        lines.append(f"| {vocab_size:,} | {books['bytes_per_token']} | {web['bytes_per_token']} "
-                     f"| {books['ratio']} / {web['ratio']} |")
+        lines.append(
+            f"| {vocab_size:,} | {books['bytes_per_token']} | {web['bytes_per_token']} "
+            f"| {books['ratio']} / {web['ratio']} |"
+        )
     return "\n".join(lines)
 
 

@@ -6,9 +6,10 @@ For each preset (demo, gpt768) and precision (fp32, int8 dynamic) it measures, a
 - decode tokens/s from the first to the last generated token.
 
 The peer is ``GPT2LMHeadModel`` with identical width/depth/heads/vocab/context, exact GELU, SDPA
-attention and ``generate(use_cache=True)``. For int8 both get the same treatment: every Linear in
-the blocks is dynamically quantized, the (tied) LM head stays fp32 in both (GPT-2's Conv1D layers
-are converted to Linear first so quantize_dynamic can reach them). Weights are random: speed does
+attention and ``generate(use_cache=True)``. For int8 both get the same treatment: every Linear,
+including the (tied) LM head, is dynamically quantized (GPT-2's Conv1D layers are converted to
+Linear first so quantize_dynamic can reach them). Both compute the LM head at the last position
+only during prefill (HF via ``logits_to_keep``). Weights are random: speed does
 not depend on them. The demo preset's context is stretched to fit the 512-token prompt (position
 table only; per-token compute unchanged).
 
@@ -31,7 +32,7 @@ import torch
 from model.config import ModelConfig
 from model.engine import Engine, TokenEvent
 from model.gpt import RosieGPT
-from model.quantize import quantize_int8
+from model.quantize import quantize_int8, quantized_tied_head
 from model.sampling import SamplingConfig
 from model.tokenizer import RosieTokenizer
 
@@ -49,7 +50,9 @@ class Measurement:
 
 def rosie_engine(config: ModelConfig, tokenizer: RosieTokenizer, int8: bool) -> Engine:
     model = RosieGPT(config).eval()
-    return Engine(quantize_int8(model) if int8 else model, tokenizer)
+    if not int8:
+        return Engine(model, tokenizer)
+    return Engine(quantize_int8(model), tokenizer, lm_head=quantized_tied_head(model.tok_emb.weight))
 
 
 def time_rosie(engine: Engine, prompt: list[int], new_tokens: int) -> tuple[float, float]:
@@ -73,13 +76,15 @@ def hf_peer(config: ModelConfig, int8: bool):
             n_head=config.n_head,
             activation_function="gelu",  # exact GELU, as Rosie
             attn_implementation="sdpa",
+            bos_token_id=None,
+            eos_token_id=None,
         )
     ).eval()
     if int8:
         conv1d_to_linear(peer)
         from torch.ao.quantization import quantize_dynamic
 
-        peer.transformer = quantize_dynamic(peer.transformer, {torch.nn.Linear}, dtype=torch.qint8)
+        peer = quantize_dynamic(peer, {torch.nn.Linear}, dtype=torch.qint8)
     return peer
 
 
@@ -141,22 +146,21 @@ def bench_preset(
         "rosie": (rosie_engine(config, tokenizer, int8), time_rosie),
         "hf_gpt2": (hf_peer(config, int8), time_hf),
     }
-    results = []
-    for system, (runner, timer) in systems.items():
+    for runner, timer in systems.values():
         timer(runner, prompt[:32], 4)  # warm-up: allocator, kernels, lazy init
-        runs = [timer(runner, prompt, new_tokens) for _ in range(repeats)]
-        results.append(
-            Measurement(
-                preset,
-                precision,
-                system,
-                statistics.median(r[0] for r in runs),
-                statistics.median(r[1] for r in runs),
-            )
-        )
+    # Interleaved repeats, so background load on a shared machine hits both systems alike.
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in systems}
+    for _ in range(repeats):
+        for name, (runner, timer) in systems.items():
+            runs[name].append(timer(runner, prompt, new_tokens))
+    results = []
+    for name, timings in runs.items():
+        first_token_s = statistics.median(t[0] for t in timings)
+        tokens_per_s = statistics.median(t[1] for t in timings)
+        results.append(Measurement(preset, precision, name, first_token_s, tokens_per_s))
         print(
-            f"  {preset:6} {precision:4} {system:8} first token {results[-1].first_token_s * 1000:8.1f} ms"
-            f"  decode {results[-1].decode_tokens_per_s:7.1f} tok/s",
+            f"  {preset:6} {precision:4} {name:8} first token {first_token_s * 1000:8.1f} ms"
+            f"  decode {tokens_per_s:7.1f} tok/s",
             flush=True,
         )
     return results
@@ -186,8 +190,11 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=512)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--json", type=Path, default=None, help="also write the measurements here")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from model.cli import sample_texts
     from pipelines.settings import Settings

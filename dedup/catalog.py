@@ -61,6 +61,15 @@ def refresh_views(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[st
     return [view for view, folder in LAYERS.items() if register_layer(con, view, settings.layer_dir(folder))]
 
 
+def previous_results(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, IngestResult]:
+    """The last ``ingest_stats`` row of each file of ``source``, by source file."""
+    con.execute(_INGEST_STATS)
+    cursor = con.execute("SELECT * FROM ingest_stats WHERE source = ?", [source])
+    columns = [d[0] for d in cursor.description]
+    rows = [IngestResult.from_row(dict(zip(columns, values, strict=True))) for values in cursor.fetchall()]
+    return {row.source_file: row for row in rows}
+
+
 def record_ingest_stats(con: duckdb.DuckDBPyConnection, results: Iterable[IngestResult]) -> None:
     """Upsert one ``ingest_stats`` row per ingested file."""
     con.execute(_INGEST_STATS)

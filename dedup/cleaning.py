@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
@@ -40,9 +41,9 @@ class Exclusions:
         self.root = root
         self.count = 0
 
-    def __call__(self, step: str) -> DocumentWriter:
+    def __call__(self, step: str, reason: str | None = None) -> DocumentWriter:
         self.count += 1
-        return DocumentWriter(str(self.root / f"{self.count:02d}_{step}"))
+        return DocumentWriter(str(self.root / f"{self.count:02d}_{step}"), reason=reason)
 
 
 def quality_tokenizer(config: CleanConfig) -> str | RegexWordTokenizer:
@@ -121,8 +122,14 @@ def swap_into_place(staging: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def clean_source(source: str, settings: Settings, config: CleanConfig) -> LayerStats:
-    """Runs one source's cleaning pipeline; returns its per-step statistics."""
+def clean_source(
+    source: str,
+    settings: Settings,
+    config: CleanConfig,
+    steps: Callable[[CleanConfig, Exclusions], list[PipelineStep]] | None = None,
+) -> LayerStats:
+    """Runs one source's cleaning pipeline (``steps`` replaces its step list: the benchmark's
+    reference pipeline); returns its per-step statistics."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}: expected one of {SOURCES}")
     shards = raw_shards(settings, source)
@@ -137,7 +144,7 @@ def clean_source(source: str, settings: Settings, config: CleanConfig) -> LayerS
     excluded = Exclusions(work / "excluded")
     pipeline = [
         DocumentReader(str(settings.layer_dir(f"raw/{source}"))),
-        *STEP_BUILDERS[source](config, excluded),
+        *(steps or STEP_BUILDERS[source])(config, excluded),
         DocumentWriter(str(work / "output")),
     ]
     stage = Stage(

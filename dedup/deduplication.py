@@ -2,9 +2,9 @@
 
 Stages (the same pipeline objects under every executor):
 
-1. exact signatures  reader → ExactDedupSignature (hash of the normalised text)
+1. exact signatures  reader → ExactDedupSignature (hash of the normalised full text)
 2. exact duplicates  ExactFindDedups (one task)
-3. MinHash signatures  reader → ExactDedupFilter → FastMinhashSignature (datatrove's, vectorised)
+3. MinHash signatures  reader → ExactDedupFilter → DedupView → FastMinhashSignature (datatrove's, vectorised)
 4. MinHash buckets  MinhashDedupBuckets (one task per bucket)
 5. MinHash clusters  KeepFirstCluster (one task; earliest document survives)
 6. filter  reader → ExactDedupFilter → MinhashDedupFilter → Decontaminate → writer
@@ -23,7 +23,9 @@ from datatrove.pipeline.dedup import (
     ExactDedupSignature,
     ExactFindDedups,
     MinhashDedupBuckets,
+    MinhashDedupCluster,
     MinhashDedupFilter,
+    MinhashDedupSignature,
 )
 
 from dedup.cleaning import Exclusions, swap_into_place
@@ -31,7 +33,7 @@ from dedup.config import SOURCES, CleanConfig
 from dedup.decontaminate import Decontaminate
 from dedup.documents import DocumentReader, DocumentWriter
 from dedup.executors import Stage, run_stages
-from dedup.minhash import FastMinhashSignature, KeepFirstCluster, exact_config, minhash_config
+from dedup.minhash import DedupView, FastMinhashSignature, KeepFirstCluster, exact_config, minhash_config
 from dedup.stats import LayerStats, StepStats, read_stage_stats
 from pipelines.settings import Settings
 
@@ -49,10 +51,23 @@ class _CleanReader(DocumentReader):
 
 
 def dedup_stages(
-    settings: Settings, config: CleanConfig, evaluation_texts: list[str], work: Path
+    settings: Settings, config: CleanConfig, evaluation_texts: list[str], work: Path, reference: bool = False
 ) -> list[Stage]:
+    """The six stages. ``reference=True`` swaps in datatrove's stock pieces with their defaults
+    (``simplify_text`` normalisation, spaCy-tokenized shingles, union-by-size clustering): the
+    peer of ``benchmarks/dedup_throughput.py``."""
     tasks = config.tasks_for(len(clean_shards(settings)))
-    exact, minhash = exact_config(), minhash_config(config)
+    exact, minhash = exact_config(reference), minhash_config(config)
+    signatures = MinhashDedupSignature if reference else FastMinhashSignature
+    clusters = (
+        MinhashDedupCluster(
+            str(work / "minhash/buckets"), str(work / "minhash/clusters"), minhash, True, True
+        )
+        if reference
+        else KeepFirstCluster(
+            str(work / "minhash/buckets"), str(work / "minhash/clusters"), config.minhash_buckets
+        )
+    )
     excluded = Exclusions(work / "excluded")
     reader = lambda: _CleanReader(settings)  # noqa: E731 - a fresh reader per stage
     return [
@@ -73,7 +88,8 @@ def dedup_stages(
             [
                 reader(),
                 ExactDedupFilter(str(work / "exact/dups"), exact),
-                FastMinhashSignature(str(work / "minhash/sigs"), minhash),
+                DedupView(),
+                signatures(str(work / "minhash/sigs"), minhash),
             ],
             tasks,
             work / "logs/3_minhash_signatures",
@@ -86,11 +102,7 @@ def dedup_stages(
         ),
         Stage(
             "minhash_clusters",
-            [
-                KeepFirstCluster(
-                    str(work / "minhash/buckets"), str(work / "minhash/clusters"), config.minhash_buckets
-                )
-            ],
+            [clusters],
             1,
             work / "logs/5_minhash_clusters",
         ),
@@ -98,10 +110,12 @@ def dedup_stages(
             "filter",
             [
                 reader(),
-                ExactDedupFilter(str(work / "exact/dups"), exact, exclusion_writer=excluded("exact")),
+                ExactDedupFilter(
+                    str(work / "exact/dups"), exact, exclusion_writer=excluded("exact", "exact_duplicate")
+                ),
                 MinhashDedupFilter(
                     str(work / "minhash/clusters"),
-                    exclusion_writer=excluded("minhash"),
+                    exclusion_writer=excluded("minhash", "near_duplicate"),
                     load_cluster_ids=True,
                     load_cluster_sizes=True,
                 ),
@@ -122,7 +136,9 @@ def _as_skipped(counter: str) -> str:
     return "skipped" + counter.removeprefix("dropped") if counter.startswith("dropped") else counter
 
 
-def deduplicate(settings: Settings, config: CleanConfig, evaluation_texts: list[str]) -> LayerStats:
+def deduplicate(
+    settings: Settings, config: CleanConfig, evaluation_texts: list[str], reference: bool = False
+) -> LayerStats:
     """Runs all dedup stages over the clean layer and swaps ``deduped/`` into place."""
     if not clean_shards(settings):
         raise FileNotFoundError(
@@ -131,7 +147,7 @@ def deduplicate(settings: Settings, config: CleanConfig, evaluation_texts: list[
         )
     work = settings.layer_dir("work/deduped_corpus")
     shutil.rmtree(work, ignore_errors=True)
-    stages = dedup_stages(settings, config, evaluation_texts, work)
+    stages = dedup_stages(settings, config, evaluation_texts, work, reference)
     run_stages(stages, config)
     steps: list[StepStats] = []
     for stage in stages:

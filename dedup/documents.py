@@ -78,11 +78,22 @@ class DocumentReader(ParquetReader):
 
 
 class DocumentWriter(ParquetWriter):
-    """Writes DOCUMENT_SCHEMA shards (zstd), one file per task rank unless told otherwise."""
+    """Writes DOCUMENT_SCHEMA shards (zstd), one file per task rank unless told otherwise.
+
+    As an exclusion writer, ``reason`` is recorded as ``filter_reason`` for steps that drop
+    without naming one (datatrove's dedup filters).
+    """
 
     name = "📒 Documents"
 
-    def __init__(self, output_folder: str, output_filename: str = "${rank}.parquet", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        output_folder: str,
+        output_filename: str = "${rank}.parquet",
+        reason: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.reason = reason
         super().__init__(
             output_folder,
             output_filename=output_filename,
@@ -92,4 +103,6 @@ class DocumentWriter(ParquetWriter):
         )
 
     def _default_adapter(self, document: Document) -> dict:
+        if self.reason:
+            document.metadata.setdefault("filter_reason", self.reason)
         return document_to_row(document)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import fsspec
@@ -44,6 +44,7 @@ class IngestResult:
     quarantined: dict[str, int] = field(default_factory=dict)
     replaced_bytes: int = 0  # invalid bytes replaced by U+FFFD in kept documents
     seconds: float = 0.0
+    reused: bool = False  # unchanged input (same sha256): the existing shard was kept, not rewritten
 
     @property
     def balanced(self) -> bool:
@@ -51,11 +52,21 @@ class IngestResult:
 
     def to_row(self) -> dict:
         row = asdict(self)
+        del row["reused"]
         row["skipped"] = orjson.dumps(self.skipped).decode()
         row["quarantined"] = orjson.dumps(self.quarantined).decode()
         row["skipped_total"] = sum(self.skipped.values())
         row["quarantined_total"] = sum(self.quarantined.values())
         return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> IngestResult:
+        """Back from an ``ingest_stats`` row (the inverse of ``to_row``)."""
+        fields = {name: row[name] for name in cls.__dataclass_fields__ if name in row}
+        for name in ("skipped", "quarantined"):
+            value = fields.get(name) or "{}"
+            fields[name] = orjson.loads(value) if isinstance(value, str | bytes) else dict(value)
+        return cls(**fields)
 
 
 def discover(data_root: str) -> dict[str, list[str]]:
@@ -119,8 +130,13 @@ class _ShardWriter:
         self._writer.close()
 
 
-def ingest_file(settings: Settings, source_file: str) -> IngestResult:
-    """Read ``source_file`` (relative to the data root) into its raw shard and quarantine file."""
+def ingest_file(settings: Settings, source_file: str, previous: IngestResult | None = None) -> IngestResult:
+    """Read ``source_file`` (relative to the data root) into its raw shard and quarantine file.
+
+    ``previous`` is the file's last result (``ingest_stats``): when the input's sha256 and reader
+    are the same and the shard is still there, the file is not read again and ``previous`` comes
+    back marked ``reused``, so a daily refresh only reads new and changed files.
+    """
     reader = reader_for(source_file)
     if reader is None:
         raise ValueError(
@@ -132,6 +148,13 @@ def ingest_file(settings: Settings, source_file: str) -> IngestResult:
     # Hashed in a first pass: every row carries the input's sha256, and rows are written as they come.
     input_sha256, input_bytes = file_sha256(url)
     shard = shard_path(settings, source_file)
+    if (
+        previous is not None
+        and (previous.input_sha256, previous.format, previous.shard)
+        == (input_sha256, reader.format, str(shard))
+        and shard.exists()
+    ):
+        return replace(previous, reused=True, seconds=time.perf_counter() - started)
     quarantine = quarantine_path(settings, source_file)
     skipped: Counter[str] = Counter()
     quarantined: Counter[str] = Counter()

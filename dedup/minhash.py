@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import unicodedata
@@ -14,6 +15,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup import ExactDedupConfig
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 from datatrove.utils.binaryio import read_tuples_from_file
+from datatrove.utils.text import simplify_text
 
 from dedup.config import CleanConfig
 
@@ -37,6 +39,35 @@ def normalised_words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+class DedupView(PipelineStep):
+    """What MinHash compares: a Reddit path without its context turn.
+
+    A chain's first turn may be its parent, repeated from the chain it branches off; many short
+    replies under one long comment would otherwise look alike through that shared turn. Only the
+    MinHash signature stage sees this view; exact dedup hashes and the filter stage writes the
+    full text.
+    """
+
+    type = "🫂 - DEDUP"
+    name = "👁 Dedup view (own turns)"
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        for doc in data:
+            view = dedup_view(doc.text, doc.metadata)
+            if view is not doc.text:
+                doc.text = view
+                self.stat_update("context_removed")
+            yield doc
+
+
+def dedup_view(text: str, metadata: dict) -> str:
+    """``text``, or a Reddit chain's own turns when it starts with a context turn."""
+    context = int(metadata.get("context_turns") or 0)
+    if not (context and metadata.get("turns")):
+        return text
+    return "\n\n".join(turn["text"] for turn in json.loads(metadata["turns"])[context:])
+
+
 def normalised_text(doc: Document) -> str:
     """The text exact dedup hashes (see :func:`normalised_words`)."""
     return " ".join(normalised_words(doc.text))
@@ -47,8 +78,16 @@ def normalised_text(doc: Document) -> str:
 normalised_text.__annotations__["return"] = str
 
 
-def exact_config() -> ExactDedupConfig:
-    return ExactDedupConfig(content_getter=normalised_text)
+def reference_normalised_text(doc: Document) -> str:
+    """datatrove's own normalisation (the benchmark peer)."""
+    return simplify_text(doc.text)
+
+
+reference_normalised_text.__annotations__["return"] = str
+
+
+def exact_config(reference: bool = False) -> ExactDedupConfig:
+    return ExactDedupConfig(content_getter=reference_normalised_text if reference else normalised_text)
 
 
 def minhash_config(config: CleanConfig) -> MinhashConfig:

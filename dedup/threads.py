@@ -190,6 +190,7 @@ class ThreadBuilder(PipelineStep):
         metadata.update(
             turns=json.dumps(turns, ensure_ascii=False),
             n_turns=len(turns),
+            context_turns=len(turns) - len(own),  # leading turns repeated from another chain
             comment_ids=json.dumps(own),
         )
         return Document(text=render_dialogue(turns), id=f"{head.id}>{own[-1]}", metadata=metadata)

@@ -47,7 +47,7 @@ def chromium_driver(width: int, height: int) -> webdriver.Chrome:
 
 
 def screenshot(
-    out: Path, width: int = 1800, height: int = 1200, scale: float = 0.5, settle_s: float = 3.0
+    out: Path, width: int = 2400, height: int = 1400, scale: float = 0.6, settle_s: float = 3.0
 ) -> Path:
     env = {**os.environ, "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))}
     with running_webserver(env=env) as base_url:
@@ -75,6 +75,11 @@ def screenshot(
             # Groups start collapsed; the UI's shortcut Alt+E expands them all.
             ActionChains(driver).key_down(Keys.ALT).send_keys("e").key_up(Keys.ALT).perform()
             wait.until(expected_conditions.presence_of_element_located((By.XPATH, "//*[text()='raw_web']")))
+            # Each node fetches its materialization status after the layout: wait until all have.
+            with contextlib.suppress(TimeoutException):
+                WebDriverWait(driver, 120).until(
+                    lambda d: not d.find_elements(By.XPATH, "//*[contains(text(), 'Loading')]")
+                )
             time.sleep(settle_s)  # let the layout animation finish
             out.parent.mkdir(parents=True, exist_ok=True)
             driver.save_screenshot(str(out))

@@ -2,8 +2,8 @@
 
 Layout (under ``Settings.artifacts_dir``)::
 
-    datasets/personality/{train,validation,test}.parquet
-    datasets/emotion/{train,validation,test}.parquet
+    datasets/personality/{train,validation,test}.parquet, CARD.md
+    datasets/emotion/{train,validation,test}.parquet, CARD.md
     datasets/emotion/baseline.json          TF-IDF + logistic regression figures (model_eval reads it)
     quarantine/datasets/<name>.parquet      bad source records with their reason
 """
@@ -21,7 +21,6 @@ from labeling.chat_format import Turn, turns_from_json
 from labeling.splits import SPLITS
 from pipelines.settings import Settings
 
-DATASETS: tuple[str, ...] = ("personality", "emotion")
 EVALUATION_SPLITS: tuple[str, ...] = ("validation", "test")
 
 
@@ -42,10 +41,13 @@ def write_splits(settings: Settings, name: str, tables: dict[str, pa.Table]) -> 
     return {split: write_parquet_atomic(tables[split], split_path(settings, name, split)) for split in SPLITS}
 
 
-def write_quarantine(settings: Settings, name: str, records: list[dict]) -> Path:
-    table = pa.Table.from_pylist(
-        [{**r, "input_sha256": r.get("input_sha256", "")} for r in records], schema=QUARANTINE_SCHEMA
-    )
+def write_quarantine(
+    settings: Settings, name: str, records: list[dict], input_sha256: dict[str, str] | None = None
+) -> Path:
+    """Bad source records (QUARANTINE_SCHEMA), each with the sha256 of the file it came from."""
+    sha = input_sha256 or {}
+    rows = [{**r, "input_sha256": sha.get(r["source_file"], "")} for r in records]
+    table = pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
     return write_parquet_atomic(table, settings.layer_dir("quarantine") / "datasets" / f"{name}.parquet")
 
 

@@ -31,7 +31,7 @@ from labeling import personality_templates as T
 from labeling.chat_format import DEFAULT_SYSTEM_PROMPT, Turn, turns_to_json
 from labeling.diversity import diversity_report
 from labeling.licences import allowed_sources, licence_of
-from labeling.mappings import TOPICAL_CHAT
+from labeling.mappings import TOPICAL_CHAT, UnknownLabelError
 from labeling.sources import (
     Quarantine,
     SourceFiles,
@@ -55,6 +55,7 @@ PERSONALITY_SCHEMA = pa.schema(
     ]
 )
 
+FOLLOW_UP_RATE = 0.3  # share of template replies that get an extra sentence (T.FOLLOW_UPS)
 CATEGORIES: tuple[str, ...] = (
     "greeting",
     "helpful",
@@ -126,7 +127,10 @@ class Filler:
     def reply(self, by_emotion: dict[str, tuple[str, ...]], **slots: object) -> Turn:
         """A Rosie turn from a ``{emotion: templates}`` table; the emotion is the table key picked."""
         emotion = self.pick(by_emotion)
-        return Turn("rosie", self.fill(self.pick(by_emotion[emotion]), emotion, **slots), emotion=emotion)
+        text = self.fill(self.pick(by_emotion[emotion]), emotion, **slots)
+        if self.rng.random() < FOLLOW_UP_RATE:
+            text = f"{text} {self.pick(T.FOLLOW_UPS[emotion])}"
+        return Turn("rosie", text, emotion=emotion)
 
     def user(self, template: str, **slots: object) -> Turn:
         return Turn("user", self.fill(template, **slots))
@@ -356,7 +360,12 @@ def _windows(dialogue: list[SourceText], size: int) -> Iterator[list[SourceText]
 
 
 def restyled_conversations(
-    files: SourceFiles, quarantine: Quarantine, allowed: set[str], options: PersonalityOptions, f: Filler
+    files: SourceFiles,
+    quarantine: Quarantine,
+    allowed: set[str],
+    options: PersonalityOptions,
+    f: Filler,
+    skipped: Counter[str],
 ) -> Iterator[Conversation]:
     labeller = LexiconLabeller()
     readers = {
@@ -364,22 +373,38 @@ def restyled_conversations(
         "personachat": read_personachat_dialogues,
         "chatterbot": read_chatterbot_dialogues,
     }
+
+    def emotion_of(source: str, reply: SourceText) -> str:
+        if source == "topical_chat":
+            return TOPICAL_CHAT.map(reply.source_label) if reply.source_label else "neutral"
+        weak = labeller.label(reply.text)
+        return weak.label if weak else "neutral"
+
     for source, reader in readers.items():
         if source not in allowed:
             continue
         for dialogue in read_available(source, reader, files, quarantine):
             for window in _windows(dialogue, options.exchanges_per_window):
+                if any("```" in turn.text for turn in window):
+                    skipped[f"{source}:code_block"] += 1  # the corpus' code lost its line breaks
+                    continue
                 turns = [Turn("system", DEFAULT_SYSTEM_PROMPT)]
-                for user, reply in zip(window[::2], window[1::2], strict=True):
-                    if source == "topical_chat":
-                        emotion = TOPICAL_CHAT.map(reply.source_label) if reply.source_label else "neutral"
-                    else:
-                        weak = labeller.label(reply.text)
-                        emotion = weak.label if weak else "neutral"
-                    turns += [
-                        Turn("user", user.text),
-                        Turn("rosie", restyle(reply.text, emotion, f), emotion=emotion),
-                    ]
+                try:
+                    for user, reply in zip(window[::2], window[1::2], strict=True):
+                        emotion = emotion_of(source, reply)
+                        turns += [
+                            Turn("user", user.text),
+                            Turn("rosie", restyle(reply.text, emotion, f), emotion=emotion),
+                        ]
+                except UnknownLabelError as exc:
+                    quarantine.add(
+                        source,
+                        window[0].position.split(":")[0],
+                        window[0].position,
+                        "unknown_label",
+                        str(exc),
+                    )
+                    continue
                 # The first turn's position names the source dialogue: all its windows share a split.
                 yield Conversation(tuple(turns), ("chitchat",), source, f"{source}:{dialogue[0].position}")
 
@@ -407,7 +432,8 @@ def build_personality_dataset(
         else:
             kept[key] = conversation
 
-    restyled = list(restyled_conversations(files, quarantine, allowed, options, f))
+    skipped: Counter[str] = Counter()
+    restyled = list(restyled_conversations(files, quarantine, allowed, options, f, skipped))
     rng.shuffle(restyled)
     for conversation in restyled[: options.max_restyled]:
         offer(conversation)
@@ -446,6 +472,7 @@ def build_personality_dataset(
         ),
         "actions": dict(Counter(t.action for c in conversations for t in c.turns if t.action)),
         "restyled_available": len(restyled),
+        "restyled_skipped": dict(skipped),
         "quarantined": quarantine.counts(),
     }
     items = [(c.text, [t.text for t in c.turns if t.role == "rosie"]) for c in conversations]

@@ -47,6 +47,33 @@ CLOSERS: tuple[str, ...] = (
     " Ta-da!",
 )
 
+# An extra sentence Rosie sometimes adds after a reply, by the reply's emotion.
+FOLLOW_UPS: dict[str, tuple[str, ...]] = {
+    "happy": (
+        "What's next?",
+        "This is fun!",
+        "I like spending time with you.",
+        "Anything else on your list?",
+    ),
+    "excited": ("Let's do more!", "Again, again!", "Today is a good day!", "I'm so pumped!"),
+    "affectionate": (
+        "You're the best, you know that?",
+        "I'm always here for you.",
+        "Take care of yourself, okay?",
+    ),
+    "curious": ("Tell me more!", "What made you think of that?", "I want to know everything!"),
+    "surprised": ("I did not expect that!", "My circuits are still buzzing!", "Wow, okay!"),
+    "sad": ("I'm right here.", "We'll get through it together.", "Want a distraction?"),
+    "scared": (
+        "Please be careful with me!",
+        "My heart is racing!",
+        "Don't do that again... okay, maybe once.",
+    ),
+    "angry": ("Just saying!", "I'm watching you~", "Hmph. Fine."),
+    "disgusted": ("Let's never speak of this again.", "I need a moment.", "Bleh, bleh, bleh."),
+    "neutral": ("Let me know if you need anything.", "I'm here if you need me.", "Ready for the next one."),
+}
+
 NAMES: tuple[str, ...] = ("Rosie", "Ro", "Rosie-chan", "buddy", "little one", "friend", "")
 
 # ---------------------------------------------------------------- greetings
@@ -92,6 +119,14 @@ GREETING_REPLIES: tuple[str, ...] = (
     "Yay, company! {emoji} What's new with you?",
     "{opener} Good to see you! {emoji} Anything fun planned for this {daypart}?",
     "Hi! {emoji} I was just counting pixels. Want to do something more exciting?",
+    "There you are! {emoji} I saved you the comfiest corner of the screen.",
+    "{opener} Perfect timing, I was getting bored! {emoji} What shall we do?",
+    "Oh, hello hello! {emoji} Did you sleep well?",
+    "Welcome back! {emoji} I kept everything exactly where you left it~",
+    "Hi friend! {emoji} Tell me one good thing about your {daypart} so far!",
+    "Yoohoo! {emoji} Rosie reporting for duty!",
+    "Heyyy! {emoji} I was literally just thinking about you.",
+    "Hello there! {emoji} Shall we be productive or shall we be silly?",
 )
 
 DAYPARTS: tuple[str, ...] = ("day", "morning", "afternoon", "evening", "night", "week")
@@ -115,6 +150,8 @@ HOW_ARE_YOU_REPLIES: dict[str, tuple[str, ...]] = {
         "Super good! {emoji} Even better now that you're here.",
         "I'm great, thanks for asking! {emoji} How about you?",
         "Feeling bright and bouncy! {emoji} What's up?",
+        "Pretty great! {emoji} The pixels are shiny and you're here. What more could I want?",
+        "Good, good! {emoji} I've been practising my happy wiggle.",
     ),
     "excited": (
         "Amazing! {emoji} I've got so much energy today, let's do something!",
@@ -127,6 +164,8 @@ HOW_ARE_YOU_REPLIES: dict[str, tuple[str, ...]] = {
     "neutral": (
         "I'm doing fine, thanks! Just tidying up your desktop icons in my head.",
         "All systems go! What can I do for you?",
+        "Running smoothly, no bugs today! {emoji} You?",
+        "Can't complain, I live rent-free on your desktop. {emoji}",
     ),
 }
 
@@ -310,6 +349,8 @@ TIMER_ANSWERS: tuple[str, ...] = (
     "Got it! {n} minutes, starting... now! {emoji}",
     "Okie! I'll poke you in {n} minutes. {emoji}",
     "{opener} {n} minutes on the clock. I'll be watching!",
+    "Countdown started! {emoji} {n} minutes, and I won't let you forget.",
+    "{n} minutes, noted! {emoji} I'll do a little dance when it's time.",
 )
 TASKS: tuple[str, ...] = (
     "check the oven",
@@ -485,6 +526,8 @@ ACTION_REACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "Aaah! {emoji} Don't drop me!",
             "Eek! {emoji} I thought I was gonna fall off the screen!",
             "Whoa! {emoji} My tiny heart!",
+            "Eeek! {emoji} Gravity is NOT my friend!",
+            "Nooo! {emoji} Not the floor!",
         ),
         "surprised": ("Oof! {emoji} Landed!", "Boing! {emoji} I bounced!", "Oh! {emoji} Touchdown~"),
         "angry": (
@@ -515,6 +558,9 @@ ACTION_REACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "Aww {emoji} You're sweet~",
             "*happy wiggle* {emoji}",
             "Purr... wait, I'm not a cat. {emoji} Keep going though!",
+            "Ehehe~ {emoji} Right behind the ears, please.",
+            "*melts into a happy puddle* {emoji}",
+            "Best. Pats. Ever. {emoji}",
         ),
         "happy": ("Hehe! {emoji} I love head pats!", "Yay, pats! {emoji} Best day ever~"),
     },

@@ -18,7 +18,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -139,14 +139,25 @@ def run_chat(service, conversation_id: str, lines: Iterable[str], out: TextIO) -
         out.flush()
 
 
+def _typed_lines() -> Iterator[str]:
+    """Lines typed at a ``You:`` prompt, until end of input."""
+    while True:
+        try:
+            yield input("You: ")
+        except EOFError:
+            return
+
+
 def write_untrained_model(
-    out_dir: Path, texts: Sequence[str], preset: str = "demo", **overrides: int
+    out_dir: Path, texts: Sequence[str], preset: str = "demo", *, seed: int = 0, **overrides: int
 ) -> Path:
     """A complete model folder with random weights and a tokenizer trained on ``texts``.
 
     For wiring up the desktop app, the bot and tests before training has produced ``final.pth``.
-    The config's vocab is set to the tokenizer's real size.
+    The config's vocab is set to the tokenizer's real size; ``seed`` makes the weights reproducible.
     """
+    import torch
+
     from model.config import ModelConfig
     from model.gpt import RosieGPT
     from model.tokenizer import RosieTokenizer
@@ -158,6 +169,7 @@ def write_untrained_model(
     out_dir.mkdir(parents=True, exist_ok=True)
     config.save_json(out_dir / "config.json")
     tokenizer.save(out_dir / "tokenizer")
+    torch.manual_seed(seed)
     save_weights(RosieGPT(config), out_dir / "weights" / "final.pth", {"phase": "untrained"})
     return out_dir
 
@@ -229,11 +241,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     service = open_service(args)
     if args.command == "chat":
-        run_chat(service, args.conversation, sys.stdin, sys.stdout)
+        try:
+            run_chat(
+                service, args.conversation, _typed_lines() if sys.stdin.isatty() else sys.stdin, sys.stdout
+            )
+        except KeyboardInterrupt:
+            print()
         return 0
     if not args.text and args.action is None:
         raise SystemExit("say what? give some text or --action")
-    reply = service.reply(args.conversation, Turn("user", args.text, action=args.action))
+    from model.engine import PromptTooLongError
+
+    try:
+        reply = service.reply(args.conversation, Turn("user", args.text, action=args.action))
+    except PromptTooLongError as exc:
+        raise SystemExit(str(exc)) from None
     if args.json:
         print(json.dumps({"conversation_id": args.conversation, **reply.to_dict()}, ensure_ascii=False))
     else:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from labeling.chat_format import Turn
 from labeling.emotions import EMOTIONS
@@ -93,8 +94,19 @@ GenerationEvent = EmotionEvent | TokenEvent | Reply
 class Engine:
     """Generates Rosie's replies from a loaded model and tokenizer."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer, *, sampling: SamplingConfig | None = None) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer,
+        *,
+        sampling: SamplingConfig | None = None,
+        lm_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
         self.model = model.eval()
+        # Next-token logits from a final hidden state. Only the last position needs them: at a
+        # 512-token prompt and a 32k vocab, the full-sequence head would cost ~13% of the prefill.
+        # RosieGPT ties its head to the token embedding (model/gpt.py); int8 passes a quantized copy.
+        self.lm_head = lm_head or (lambda hidden: F.linear(hidden, model.tok_emb.weight))
         self.tokenizer = tokenizer
         self.config = model.config
         self.default_sampling = sampling or SamplingConfig()
@@ -119,11 +131,12 @@ class Engine:
         from model.weights import load_model
 
         model, tokenizer, _ = load_model(Path(model_dir), weights=weights)
-        if int8:
-            from model.quantize import quantize_int8
+        if not int8:
+            return cls(model, tokenizer, sampling=sampling)
+        from model.quantize import quantize_int8, quantized_tied_head
 
-            model = quantize_int8(model)
-        return cls(model, tokenizer, sampling=sampling)
+        head = quantized_tied_head(model.tok_emb.weight)
+        return cls(quantize_int8(model), tokenizer, sampling=sampling, lm_head=head)
 
     @property
     def block_size(self) -> int:
@@ -137,14 +150,18 @@ class Engine:
         """Token ids of the conversation followed by ``<|rosie|>`` (her turn to speak)."""
         return list(self.tokenizer.encode_chat(list(turns), add_generation_prompt=True).ids)
 
-    def _forward(self, ids: list[int], cache, persona_id: int, memory: torch.Tensor | None):
+    def _step(
+        self, ids: list[int], cache, persona_id: int, memory: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run ``ids`` (advancing ``cache``); next-token logits [V] and emotion logits [E] at the end."""
         with torch.inference_mode():
-            return self.model(
+            hidden = self.model.hidden_states(
                 torch.tensor([ids], dtype=torch.long),
                 persona_ids=torch.tensor([persona_id], dtype=torch.long),
                 memory=memory,
                 kv_cache=cache,
-            )
+            )[:, -1]  # [1, n_embd]: quantized Linears want 2-D input
+            return self.lm_head(hidden)[0], self.model.emotion_head(hidden)[0]
 
     def _reading(self, emotion_logits: torch.Tensor) -> EmotionReading:
         probs = torch.softmax(emotion_logits.float(), dim=-1).tolist()
@@ -156,8 +173,7 @@ class Engine:
     ) -> EmotionReading:
         """The emotion Rosie would reply with, without generating (head at the final ``<|rosie|>``)."""
         self.check_fits(prompt_ids, 0)
-        output = self._forward(prompt_ids, None, persona_id, memory)
-        return self._reading(output.emotion_logits[0, -1])
+        return self._reading(self._step(prompt_ids, None, persona_id, memory)[1])
 
     def check_fits(self, prompt_ids: list[int], max_new_tokens: int) -> None:
         needed = len(prompt_ids) + 1 + max_new_tokens
@@ -183,13 +199,10 @@ class Engine:
         started = time.perf_counter()
         cache = self.model.new_kv_cache(1, len(prompt_ids) + 1 + sampling.max_new_tokens)
 
-        prefill = self._forward(prompt_ids, cache, persona_id, memory)
-        emotion = self._reading(prefill.emotion_logits[0, -1])
+        emotion = self._reading(self._step(prompt_ids, cache, persona_id, memory)[1])
         yield EmotionEvent(emotion)
         # Forced first token: the reported emotion, so the emitted token and the label agree.
-        logits = self._forward(
-            [self.emotion_ids[EMOTIONS.index(emotion.label)]], cache, persona_id, memory
-        ).logits
+        logits, _ = self._step([self.emotion_ids[EMOTIONS.index(emotion.label)]], cache, persona_id, memory)
 
         generated: list[int] = []
         emitted = ""
@@ -201,7 +214,7 @@ class Engine:
                 break
             banned = self.banned_ids + (self.stop_ids if step < sampling.min_new_tokens else [])
             token = sample_next_token(
-                logits[0, -1],
+                logits,
                 sampling,
                 previous_ids=prompt_ids + generated,
                 banned_ids=banned,
@@ -218,7 +231,7 @@ class Engine:
             emitted += delta
             yield TokenEvent(delta, token)
             if step + 1 < sampling.max_new_tokens:
-                logits = self._forward([token], cache, persona_id, memory).logits
+                logits, _ = self._step([token], cache, persona_id, memory)
         text = self.tokenizer.decode(generated, skip_special=True)
         if len(text) > len(emitted):  # an incomplete character at the very end
             yield TokenEvent(text[len(emitted) :], None)

@@ -46,8 +46,14 @@ class SamplingConfig:
             )
 
     def with_overrides(self, **overrides: object) -> SamplingConfig:
-        """A copy with the non-None overrides applied (request fields left unset keep the default)."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        """A copy with the non-None overrides applied (request fields left unset keep the default).
+
+        A lower ``max_new_tokens`` alone also lowers the default ``min_new_tokens`` to fit under it.
+        """
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "min_new_tokens" not in given and "max_new_tokens" in given:
+            given["min_new_tokens"] = min(self.min_new_tokens, int(given["max_new_tokens"]))
+        return replace(self, **given)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

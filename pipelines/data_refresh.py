@@ -7,7 +7,8 @@
 - Schedule: daily at ``ROSIE_REFRESH_CRON`` (default ``0 3 * * *``, UTC), on by default;
   ``ROSIE_REFRESH_SCHEDULE=off`` ships it stopped.
 - Sensor: every ``ROSIE_SENSOR_INTERVAL_S`` seconds (default 60) lists the data root; each file not
-  yet a partition becomes one, and a run of its raw asset is requested.
+  yet a partition becomes one, and a run of its raw asset is requested (at most
+  ``ROSIE_SENSOR_MAX_RUNS``, default 8, per tick).
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def new_source_files(context: dg.SensorEvaluationContext, storage: StorageResour
     new = [path for path in found if path not in known]
     if not new:
         return dg.SensorResult(skip_reason=f"no new files among {len(found)}")
+    # A first tick over a whole data root would start one run per file at once: take a batch per
+    # tick; the rest stay unregistered, hence new, and come in the next ticks.
+    new = new[: int(os.environ.get("ROSIE_SENSOR_MAX_RUNS", "8"))]
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(run_key=path, partition_key=path, asset_selection=[raw_asset_for(path)])

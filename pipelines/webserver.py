@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,9 +40,15 @@ def running_webserver(
 ) -> Iterator[str]:
     """Yield the base URL of a webserver serving ``workspace.yaml``, once its asset graph loads.
 
-    ``cwd`` should lie outside the repository when ``env`` names another DAGSTER_HOME: the dagster
-    CLI reads ``.env`` from its working directory, and the repository's sets DAGSTER_HOME.
+    It runs in ``cwd`` or a fresh empty folder, never the repository root: the dagster CLI loads
+    ``.env`` from its working directory, and the repository's would override ``DAGSTER_HOME``.
     """
+    with contextlib.ExitStack() as stack:
+        workdir = cwd or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rosie-webserver-")))
+        yield from _serve(env, workdir, timeout_s)
+
+
+def _serve(env: dict[str, str] | None, cwd: Path, timeout_s: float) -> Iterator[str]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = [
@@ -52,7 +59,7 @@ def running_webserver(
     env = {"PYTHONPATH": str(PROJECT_ROOT), **(env or os.environ)}
     server = subprocess.Popen(
         [*command, "-h", "127.0.0.1", "-p", str(port)],
-        cwd=cwd or PROJECT_ROOT,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -104,9 +104,16 @@ class TurnResponse(BaseModel):
     created: float
 
 
+class PersonaRequest(BaseModel):
+    persona_id: int = Field(default=0, ge=0, description="0 is Rosie; the model has n_personas embeddings")
+    system_prompt: str = Field(min_length=1, description="the persona part, always kept in the context")
+
+
 class HistoryResponse(BaseModel):
     conversation_id: str
     session: int
+    persona_id: int
+    system_prompt: str
     turns: list[TurnResponse]
 
 
@@ -272,9 +279,32 @@ def create_app(
 
     @app.get("/v1/conversations/{conversation_id}/history", dependencies=authorized)
     async def history(conversation_id: Annotated[str, CONVERSATION_ID]) -> HistoryResponse:
-        session = service.store.conversation(conversation_id).session
-        turns = [TurnResponse(**t.to_dict()) for t in service.history(conversation_id)]
-        return HistoryResponse(conversation_id=conversation_id, session=session, turns=turns)
+        conversation = service.store.conversation(conversation_id)
+        return HistoryResponse(
+            conversation_id=conversation_id,
+            session=conversation.session,
+            persona_id=conversation.persona_id,
+            system_prompt=conversation.system_prompt,
+            turns=[TurnResponse(**t.to_dict()) for t in service.history(conversation_id)],
+        )
+
+    @app.put("/v1/conversations/{conversation_id}/persona", dependencies=authorized)
+    async def set_persona(conversation_id: Annotated[str, CONVERSATION_ID], request: PersonaRequest) -> dict:
+        """Choose the persona embedding and system prompt of a conversation."""
+        if request.persona_id >= service.engine.config.n_personas:
+            raise RequestError(422, f"persona_id must be below {service.engine.config.n_personas}")
+        if len(request.system_prompt) > limits.max_message_chars:
+            raise RequestError(
+                413, f"system prompt exceeds the limit of {limits.max_message_chars} characters"
+            )
+        conversation = service.store.set_persona(
+            conversation_id, persona_id=request.persona_id, system_prompt=request.system_prompt
+        )
+        return {
+            "conversation_id": conversation_id,
+            "persona_id": conversation.persona_id,
+            "system_prompt": conversation.system_prompt,
+        }
 
     @app.delete("/v1/conversations/{conversation_id}/history", dependencies=authorized)
     async def reset(conversation_id: Annotated[str, CONVERSATION_ID]) -> dict[str, object]:
@@ -407,4 +437,9 @@ def serve(
     """Run the API with uvicorn (blocking)."""
     import uvicorn
 
-    uvicorn.run(create_app(service, limits=limits), host=host, port=port, log_level="info")
+    limits = limits or Limits()
+    # The protocol layer drops WebSocket frames far beyond the request limit before they are buffered.
+    ws_max_size = max(4 * limits.max_body_bytes, 65_536)
+    uvicorn.run(
+        create_app(service, limits=limits), host=host, port=port, log_level="info", ws_max_size=ws_max_size
+    )

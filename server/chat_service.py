@@ -30,6 +30,7 @@ from model.history import Conversation, ConversationStore, StoredTurn, window_tu
 from model.sampling import SamplingConfig
 
 _DONE = object()
+_PENDING_ID = 2**62  # a not-yet-recorded turn: newer than every stored one, never memorized
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,12 @@ class ChatService:
         ids = self.engine.encode_prompt([conversation.system_turn] + [t.turn for t in kept])
         return Prompt(ids, conversation.persona_id, self._memory(conversation.id), len(kept), len(dropped))
 
+    def prompt_with(self, conversation_id: str, user_turn: Turn, sampling: SamplingConfig) -> Prompt:
+        """The prompt for the conversation so far plus ``user_turn`` (not recorded yet)."""
+        pending = StoredTurn(_PENDING_ID, user_turn, self.store.count_tokens(user_turn), None, 0.0)
+        turns = [*self.store.turns(conversation_id), pending]
+        return self.build_prompt(self.store.conversation(conversation_id), turns, sampling)
+
     # -- replies ----------------------------------------------------------------------------
 
     def stream_reply(
@@ -110,9 +117,7 @@ class ChatService:
         """Record ``user_turn``, stream Rosie's reply, record it. Raises PromptTooLongError before
         recording anything when the message cannot fit, BusyError when no slot is free."""
         sampling = sampling or self.engine.default_sampling
-        conversation = self.store.conversation(conversation_id)
-        pending = StoredTurn(2**62, user_turn, self.store.count_tokens(user_turn), None, 0.0)
-        prompt = self.build_prompt(conversation, [*self.store.turns(conversation_id), pending], sampling)
+        prompt = self.prompt_with(conversation_id, user_turn, sampling)
         self.engine.check_fits(prompt.ids, sampling.max_new_tokens)
         self.slots.acquire()
         try:
@@ -132,7 +137,9 @@ class ChatService:
                 yield event
         finally:
             self.slots.release()
-        if reply is not None and reply.text:
+        # Her turn is recorded as produced (even blank), so the history keeps alternating; only a
+        # reply cancelled before its first token leaves no trace.
+        if reply is not None and (reply.token_ids or reply.finish_reason != "cancelled"):
             rosie_turn = Turn("rosie", reply.text, emotion=reply.emotion.label)
             self.store.append(conversation_id, rosie_turn, reply.emotion.probabilities)
 
@@ -186,9 +193,7 @@ class ChatService:
     def preview_emotion(self, conversation_id: str, user_turn: Turn) -> EmotionReading:
         """The emotion Rosie would reply to ``user_turn`` with, without generating or recording."""
         sampling = self.engine.default_sampling.with_overrides(max_new_tokens=1, min_new_tokens=0)
-        conversation = self.store.conversation(conversation_id)
-        pending = StoredTurn(2**62, user_turn, self.store.count_tokens(user_turn), None, 0.0)
-        prompt = self.build_prompt(conversation, [*self.store.turns(conversation_id), pending], sampling)
+        prompt = self.prompt_with(conversation_id, user_turn, sampling)
         return self.engine.read_emotion(prompt.ids, persona_id=prompt.persona_id, memory=prompt.memory)
 
     def last_emotion(self, conversation_id: str) -> StoredTurn | None:

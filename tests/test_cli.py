@@ -12,17 +12,16 @@ from pathlib import Path
 import pytest
 
 from labeling.emotions import EMOTIONS
-from model.cli import main, run_chat, sample_texts, write_untrained_model
+from model.cli import main, run_chat
 from model.engine import Engine
 from model.sampling import SamplingConfig
 from server.chat_service import ChatService
-
-TINY = {"vocab_size": 400, "n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 256}
+from tests.test_engine_support import tiny_model_dir
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
-    return write_untrained_model(tmp_path_factory.mktemp("model"), sample_texts(str(data_root), 400), **TINY)
+    return tiny_model_dir(tmp_path_factory.mktemp("model"), data_root)
 
 
 def test_interactive_chat_streams_and_handles_commands(model_dir: Path, tmp_path: Path):
@@ -90,5 +89,7 @@ def test_say_action_and_missing_model(model_dir: Path, tmp_path: Path, capsys: p
         == 0
     )
     assert capsys.readouterr().out.startswith("Rosie [")
+    with pytest.raises(SystemExit, match="lower max_new_tokens"):
+        main(["say", "hi", "--model-dir", str(model_dir), "--db", db, "--max-new-tokens", "250"])
     with pytest.raises(SystemExit, match="no model at"):
         main(["say", "hi", "--model-dir", str(tmp_path / "nowhere"), "--db", db])

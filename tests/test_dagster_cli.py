@@ -46,7 +46,7 @@ def test_dagster_job_launch_data_refresh(tmp_path, data_root, monkeypatch):
         env=env,
         capture_output=True,
         text=True,
-        timeout=540,
+        timeout=1500,  # the whole data graph (clean, dedup, datasets) runs too
     )
     elapsed = time.perf_counter() - started
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]

@@ -105,6 +105,21 @@ def test_sensor_requests_ingestion_of_new_files_only(small_root, tmp_path):
     assert second.run_requests[0].asset_selection == [dg.AssetKey("raw_reddit")]
 
 
+def test_sensor_takes_a_batch_of_files_per_tick(small_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROSIE_SENSOR_MAX_RUNS", "4")
+    instance = dg.DagsterInstance.ephemeral()
+    context = dg.build_sensor_context(
+        instance=instance, resources={"storage": resources(small_root, tmp_path)["storage"]}
+    )
+    seen = []
+    for expected in (4, 2):
+        tick = new_source_files(context)
+        assert len(tick.run_requests) == expected
+        instance.add_dynamic_partitions(SOURCE_FILES.name, tick.dynamic_partitions_requests[0].partition_keys)
+        seen += [r.partition_key for r in tick.run_requests]
+    assert sorted(seen) == sorted(SUBSET)
+
+
 def test_data_refresh_job_schedule_and_sensor_are_defined():
     from pipelines.definitions import defs
 
@@ -131,3 +146,51 @@ def test_schedule_is_configured_by_environment(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(data_refresh)
+
+
+def test_run_launcher_waits_only_for_the_job_launch_cli():
+    from pipelines.run_launcher import launched_from_cli
+
+    assert launched_from_cli(["/repo/.venv/bin/dagster", "job", "launch", "-j", "data_refresh"])
+    assert not launched_from_cli(["/repo/.venv/bin/dagster-webserver", "-w", "workspace.yaml"])
+    assert not launched_from_cli(["/repo/.venv/bin/dagster", "dev"])
+    assert not launched_from_cli(["/repo/.venv/bin/dagster-daemon", "run"])
+
+
+def test_wait_for_run_raises_when_the_run_failed():
+    from pipelines.run_launcher import RunFailedError, wait_for_run
+
+    @dg.asset
+    def broken() -> None:
+        raise ValueError("boom")
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([broken], instance=instance, raise_on_error=False)
+    with pytest.raises(RunFailedError, match="ended FAILURE"):
+        wait_for_run(instance, result.run_id, poll_s=0.01)
+
+
+def test_refresh_reads_only_new_and_changed_files_unless_forced(small_root, tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    assets, res = [raw_books], resources(small_root, tmp_path)
+    shard = tmp_path / "artifacts/raw/books/nltk_gutenberg/blake-poems.txt.parquet"
+
+    def summary(run_config: dict | None = None) -> dict:
+        result = dg.materialize(assets, instance=instance, resources=res, run_config=run_config)
+        return next(
+            m for m in result.asset_materializations_for_node("raw_books") if m.partition is None
+        ).metadata
+
+    assert summary()["files_unchanged"].value == 0
+    first_write = shard.stat().st_mtime_ns
+    again = summary()
+    assert again["files_unchanged"].value == 2 and again["documents"].value == 2  # totals still complete
+    assert shard.stat().st_mtime_ns == first_write
+
+    blake = small_root / "books/nltk_gutenberg/blake-poems.txt"
+    text = blake.read_bytes()
+    blake.unlink()  # the fixture's symlink: replace it with a changed copy
+    blake.write_bytes(text + b"\nOne more line.\n")
+    assert summary()["files_unchanged"].value == 1
+    forced = summary({"ops": {"raw_books": {"config": {"force": True}}}})
+    assert forced["files_unchanged"].value == 0

@@ -8,6 +8,7 @@ import pytest
 from dagster import materialize
 
 from assets import datasets as dataset_assets
+from labeling.__main__ import main
 from labeling.datasets import baseline_path, evaluation_texts, split_path
 from labeling.emotions import EMOTIONS
 from pipelines.resources import StorageResource
@@ -24,9 +25,8 @@ def storage_for(settings) -> StorageResource:
 @pytest.mark.slow
 def test_both_datasets_materialize_with_passing_checks(settings):
     assets = [dataset_assets.emotion_dataset, dataset_assets.personality_dataset]
-    checks = dataset_assets.EMOTION_CHECKS + dataset_assets.PERSONALITY_CHECKS
     assert evaluation_texts(settings) == []
-    result = materialize([*assets, *checks], resources={"storage": storage_for(settings)})
+    result = materialize(assets, resources={"storage": storage_for(settings)})
     assert result.success
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) == 6 and all(c.passed for c in evaluations), [
@@ -54,3 +54,11 @@ def test_emotion_baseline_asset_writes_figures_for_model_eval(settings):
     assert set(figures["per_class_f1"]) == set(EMOTIONS)
     assert 0.3 < figures["macro_f1"] < 1.0
     assert figures["macro_f1"] > 3 * figures["majority_class_macro_f1"]
+
+
+@pytest.mark.slow
+def test_cli_builds_a_dataset_without_dagster(settings, capsys):
+    assert main(["personality"]) == 0
+    out = capsys.readouterr().out
+    assert "ok   personality_minimum_size" in out
+    assert (split_path(settings, "personality", "train").parent / "CARD.md").read_text().startswith("# Rosie")

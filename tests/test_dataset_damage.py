@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from labeling.build import write_emotion_dataset
 from labeling.emotion_dataset import build_emotion_dataset
 from labeling.mappings import GOEMOTIONS_ORIGINAL
 from labeling.personality import PersonalityOptions, build_personality_dataset
+from pipelines.settings import Settings
 
 # labels.txt order (the mapping lists them in it): ids in the .tsv files index these lists
 GOEMOTIONS_LABELS = list(GOEMOTIONS_ORIGINAL.mapped)
@@ -67,6 +71,14 @@ def damaged_root(tmp_path: Path) -> Path:
     pair = {"question": "What a day", "answer": "My dog died, I miss him, so much grief and sorrow and tears"}
     write(root, "reddit/leahrnh_reddit_pairs_2015-03-21/news_2015-03-21.json", "[," + json.dumps(pair) + "]")
     write(root, "reddit/leahrnh_reddit_pairs_2015-03-21/broken_2015-03-21.json", '[{"question": ')
+    turns = [
+        {"message": "Do you like football?", "agent": "agent_1", "sentiment": "Curious to dive deeper"},
+        {"message": "I love it, especially the playoffs!", "agent": "agent_2", "sentiment": "Happy"},
+        {"message": "Me too, what a season it was.", "agent": "agent_1", "sentiment": "Bored"},
+        {"message": "Yes, the final was amazing to watch.", "agent": "agent_2", "sentiment": "Bored"},
+    ]
+    topical = {"t_1": {"content": turns[:2]}, "t_2": {"content": turns[2:]}, "t_3": {"no": "content"}}
+    write(root, "chitchat/topical_chat/valid_freq.json", json.dumps(topical))  # valid_rare.json is missing
     return root
 
 
@@ -82,6 +94,8 @@ def test_damaged_records_are_quarantined_and_counted(damaged_root):
         ("isear", "too_few_fields"),
         ("reddit", "bad_json"),
         ("topical_chat", "missing_file"),
+        ("topical_chat", "unknown_label"),
+        ("topical_chat", "no_content"),
         ("chatterbot", "missing_file"),
     } <= reasons
     assert build.stats["accounted"]
@@ -101,3 +115,26 @@ def test_empty_data_root_fails_with_the_fix(tmp_path):
     build = build_personality_dataset(str(tmp_path), PersonalityOptions(templated=50))
     assert sum(t.num_rows for t in build.tables.values()) > 0
     assert {r["reason"] for r in build.quarantine.records} == {"missing_file"}
+
+
+def test_personality_quarantines_unknown_sentiment_and_keeps_the_rest(damaged_root):
+    build = build_personality_dataset(str(damaged_root), PersonalityOptions(templated=50))
+    reasons = {(r["source"], r["reason"]) for r in build.quarantine.records}
+    assert {
+        ("topical_chat", "unknown_label"),
+        ("topical_chat", "missing_file"),
+        ("personachat", "missing_file"),
+    } <= reasons
+    assert build.stats["kept"]["topical_chat"] == 1  # t_1 restyled; t_2 (sentiment "Bored") quarantined
+
+
+def test_quarantine_file_names_reason_and_input_hash(damaged_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROSIE_DATA_ROOT", str(damaged_root))
+    monkeypatch.setenv("ROSIE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    written = write_emotion_dataset(Settings.from_env())
+    assert not written.passed  # a handful of rows: the minimum-size check says so
+    rows = pq.read_table(written.quarantine_path).to_pylist()
+    isear = [r for r in rows if r["source"] == "isear"]
+    expected = hashlib.sha256((damaged_root / "emotion/isear/isear.csv").read_bytes()).hexdigest()
+    assert isear and isear[0]["reason"] == "too_few_fields" and isear[0]["input_sha256"] == expected
+    assert len(rows) == sum(written.build.stats["quarantined"].values())

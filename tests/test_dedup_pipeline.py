@@ -138,10 +138,11 @@ def test_statistics_tables_and_views_in_the_catalog(corpus: Settings) -> None:
             "excluded_clean_web",
         ):
             assert con.execute(f'SELECT count(*) FROM "{view}"').fetchone()[0] > 0, view
-        audit = con.execute(
-            "SELECT json_extract_string(metadata, '$.filter_reason') AS reason, count(*) "
-            "FROM excluded_clean_reddit GROUP BY reason"
-        ).fetchall()
-        assert all(reason for reason, _ in audit), "every excluded document names its reason"
+        for view in ("excluded_clean_reddit", "excluded_clean_web", "excluded_deduped_corpus"):
+            audit = con.execute(
+                "SELECT json_extract_string(metadata, '$.filter_reason') AS reason, count(*) "
+                f"FROM {view} GROUP BY reason"
+            ).fetchall()
+            assert audit and all(reason for reason, _ in audit), f"every document in {view} names its reason"
     finally:
         con.close()

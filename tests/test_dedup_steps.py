@@ -12,7 +12,7 @@ from dedup.config import CleanConfig
 from dedup.content import ContentFilter, ContentScorer, load_digests, word_digest
 from dedup.decontaminate import Decontaminate
 from dedup.language import LanguageFilter
-from dedup.minhash import FastMinhashSignature, minhash_config, normalised_text
+from dedup.minhash import DedupView, FastMinhashSignature, minhash_config, normalised_text
 from dedup.pii import PIIScrubber
 from dedup.threads import RedditCommentFilter, ThreadBuilder
 from dedup.web import HtmlExtraction, OfflineURLFilter, html_payload
@@ -163,3 +163,22 @@ def test_decontamination_drops_shared_13_grams() -> None:
     assert step.filter(_doc(leaked)) == (False, "eval_overlap")
     assert step.filter(_doc("I really love spending quiet evenings at home.")) is True
     assert Decontaminate([], n=13).filter(_doc(leaked)) is True  # the hook with no datasets yet
+
+
+def test_dedup_view_compares_reddit_chains_without_their_context_turn() -> None:
+    context = {"id": "p", "text": "A long parent comment that several different replies answer. " * 5}
+    replies = [
+        "I think the answer is in the second paragraph of the article.",
+        "Nope, the source says otherwise.",
+    ]
+    docs = [
+        _doc(
+            f"A: {context['text']}\n\nB: {reply}",
+            turns=json.dumps([context, {"id": str(i), "text": reply}]),
+            context_turns=1,
+        )
+        for i, reply in enumerate(replies)
+    ]
+    docs.append(_doc("A web page stays whole."))
+    viewed = list(DedupView().run(iter(docs)))
+    assert [d.text for d in viewed] == [*replies, "A web page stays whole."]

@@ -18,12 +18,10 @@ from discord_bot.bot import (
     run_bot,
     split_message,
 )
-from model.cli import sample_texts, write_untrained_model
 from model.engine import Engine, GenerationSlots
-from model.sampling import SamplingConfig
 from server.chat_service import ChatService
+from tests.test_engine_support import tiny_engine
 
-TINY = {"vocab_size": 400, "n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 256}
 BOT_ID, GUILD_ID, CHANNEL_ID, DM_ID = 1000, 2000, 3000, 4000
 ALICE = {"id": "11", "username": "alice", "discriminator": "0", "avatar": None, "global_name": "Alice"}
 BOT_USER = {"id": str(BOT_ID), "username": "rosie", "discriminator": "0", "avatar": None, "bot": True}
@@ -127,10 +125,7 @@ class FakeGateway:
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Engine:
-    model_dir = write_untrained_model(
-        tmp_path_factory.mktemp("model"), sample_texts(str(data_root), 400), **TINY
-    )
-    return Engine.load(model_dir, sampling=SamplingConfig(max_new_tokens=10, seed=0))
+    return tiny_engine(tmp_path_factory.mktemp("model"), data_root, max_new_tokens=10, seed=0)
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from assets.datasets import (
-    EMOTION_CHECKS,
+from labeling.checks import (
     emotion_label_distribution,
     emotion_minimum_size,
     emotion_no_split_leakage,
+    run_checks,
 )
 from labeling.datasets import evaluation_texts, split_path, write_splits
 from labeling.emotion_dataset import EmotionOptions, build_emotion_dataset, resolve_goemotions
@@ -19,7 +19,6 @@ from labeling.emotions import EMOTIONS
 from labeling.licences import SOURCES
 from labeling.splits import SPLITS, split_of, text_key
 from labeling.weak_labels import DEFAULT_THRESHOLD, LexiconLabeller
-from pipelines.resources import StorageResource
 from pipelines.settings import Settings
 
 
@@ -110,10 +109,8 @@ def test_written_layout_checks_and_evaluation_texts(build, settings):
             "split",
             "context",
         ]
-    storage = StorageResource(artifacts_dir=str(settings.artifacts_dir))
-    for check in EMOTION_CHECKS:
-        result = check(storage=storage)
-        assert result.passed, (check, result.metadata)
+    for name, outcome in run_checks(settings, "emotion").items():
+        assert outcome.passed, (name, outcome.metadata)
     texts = evaluation_texts(settings)
     assert len(texts) == build.tables["validation"].num_rows + build.tables["test"].num_rows
     assert set(texts).isdisjoint(r["text"] for r in rows(build, "train"))
@@ -127,9 +124,8 @@ def test_checks_fail_on_leaked_small_or_skewed_data(build, settings):
         "emotion",
         {"train": train, "validation": build.tables["validation"].slice(0, 50), "test": leaked},
     )
-    storage = StorageResource(artifacts_dir=str(settings.artifacts_dir))
-    assert emotion_no_split_leakage(storage=storage).metadata["overlap"].data["train&test"] == 5
-    assert not emotion_minimum_size(storage=storage).passed
+    assert emotion_no_split_leakage(settings).metadata["overlap"]["train&test"] == 5
+    assert not emotion_minimum_size(settings).passed
     skewed = train.filter(pc.equal(train.column("label"), "neutral"))
     write_splits(settings, "emotion", {split: skewed for split in SPLITS})
-    assert not emotion_label_distribution(storage=storage).passed
+    assert not emotion_label_distribution(settings).passed

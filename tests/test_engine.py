@@ -12,7 +12,6 @@ import torch
 from labeling.chat_format import DEFAULT_SYSTEM_PROMPT, Turn
 from labeling.emotions import EMOTIONS
 from labeling.special_tokens import END_OF_TURN, SPECIAL_TOKENS, emotion_token
-from model.cli import sample_texts, write_untrained_model
 from model.engine import (
     BusyError,
     EmotionEvent,
@@ -32,14 +31,14 @@ from model.sampling import (
     top_p_filter,
 )
 from server.chat_service import ChatService
+from tests.test_engine_support import tiny_model_dir
 
-TINY = {"vocab_size": 400, "n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 256}
 GREEDY = SamplingConfig(temperature=0.0, max_new_tokens=12, min_new_tokens=0)
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
-    return write_untrained_model(tmp_path_factory.mktemp("model"), sample_texts(str(data_root), 400), **TINY)
+    return tiny_model_dir(tmp_path_factory.mktemp("model"), data_root)
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +97,7 @@ def test_sampling_config_rejects_nonsense():
         with pytest.raises(ValueError):
             SamplingConfig(**bad)
     assert SamplingConfig().with_overrides(top_k=None, seed=3).seed == 3
+    assert SamplingConfig(min_new_tokens=5).with_overrides(max_new_tokens=1).min_new_tokens == 1
 
 
 # -- engine -----------------------------------------------------------------------------------
@@ -154,28 +154,20 @@ def test_seed_reproduces_and_different_seeds_differ(engine: Engine):
     assert engine.generate(ids, sampling=hot.with_overrides(seed=8)).token_ids != first
 
 
-class EagerToStop(torch.nn.Module):
-    """Wraps a model so that <|end|> always wins: an undertrained model that wants to stop at once."""
-
-    def __init__(self, inner: torch.nn.Module, end_id: int) -> None:
-        super().__init__()
-        self.inner, self.end_id, self.config = inner, end_id, inner.config
-
-    def new_kv_cache(self, batch_size: int, max_len: int):
-        return self.inner.new_kv_cache(batch_size, max_len)
-
-    def forward(self, idx: torch.Tensor, **kwargs):
-        output = self.inner(idx, **kwargs)
-        output.logits[..., self.end_id] += 1000.0
-        return output
-
-
 def test_min_new_tokens_prevents_an_empty_reply(engine: Engine):
-    eager = Engine(EagerToStop(engine.model, engine.tokenizer.token_id(END_OF_TURN)), engine.tokenizer)
+    end = engine.tokenizer.token_id(END_OF_TURN)
+
+    def eager_head(hidden: torch.Tensor) -> torch.Tensor:
+        """<|end|> always wins: an undertrained model that wants to stop at once."""
+        logits = engine.lm_head(hidden)
+        logits[..., end] += 1e3
+        return logits
+
+    eager = Engine(engine.model, engine.tokenizer, lm_head=eager_head)
     quitter = eager.generate(prompt(engine), sampling=GREEDY)
     assert quitter.finish_reason == "end_of_turn" and quitter.token_ids == []
     reply = eager.generate(prompt(engine), sampling=GREEDY.with_overrides(min_new_tokens=3))
-    assert len(reply.token_ids) == 3 and reply.text and reply.finish_reason == "end_of_turn"
+    assert len(reply.token_ids) == 3 and reply.finish_reason == "end_of_turn"
 
 
 def test_user_text_cannot_inject_special_tokens(engine: Engine):
@@ -245,6 +237,7 @@ def test_generation_slots_bound_active_and_waiting():
 def test_int8_quantization_shrinks_linears_and_still_talks(model_dir: Path, engine: Engine):
     quantized = Engine.load(model_dir, int8=True)
     assert linear_weight_bytes(quantized.model) < linear_weight_bytes(engine.model) / 3
+    assert linear_weight_bytes(quantized.lm_head) == engine.model.tok_emb.weight.numel()  # int8 head too
     ids = prompt(engine)
     reply = quantized.generate(ids, sampling=GREEDY)
     reference = engine.read_emotion(ids)

@@ -51,3 +51,24 @@ def test_catalog_views_stats_and_summary(data_root, tmp_path, monkeypatch):
     text = summary(settings)
     assert "raw_reddit                1430" in text and "quarantined by reason: malformed_json 1" in text
     assert "reddit       2       1431    1430        0           1" in text
+
+
+def test_any_fsspec_url_is_a_data_root(data_root, tmp_path, monkeypatch):
+    import fsspec
+
+    from dedup.ingest import discover
+
+    fs = fsspec.filesystem("memory")
+    relative = "web/warcio/example.warc.gz"
+    fs.pipe(f"/rosie-test/{relative}", (data_root / relative).read_bytes())
+    fs.pipe("/rosie-test/web/warcio/LICENSE", b"not ingested")
+    monkeypatch.setenv("ROSIE_DATA_ROOT", "memory://rosie-test")
+    monkeypatch.setenv("ROSIE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    settings = Settings.from_env()
+    assert discover(settings.data_root) == {"web": [relative], "books": [], "reddit": []}
+    result = ingest_file(settings, relative)
+    assert (
+        result.kept == 1
+        and result.input_sha256 == "5144459799b3bcb894d5143e0d8171c20c591a41733608e8392346e95e0bcf6b"
+    )
+    fs.rm("/rosie-test", recursive=True)

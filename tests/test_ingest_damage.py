@@ -195,3 +195,10 @@ def test_ten_megabyte_line_in_a_book_keeps_the_book(data_root, damaged_root):
         put(damaged_root, "books/long/long.txt", data[:40_000] + b"z" * TEN_MB + data[40_000:])
     )
     assert result.kept == 1 and not result.quarantined and len(book["text"]) > TEN_MB
+
+
+def test_truncated_gzip_of_a_json_array(data_root, damaged_root):
+    packed = gzip.compress((data_root / PAIRS).read_bytes())
+    result, _, quarantine = ingest(put(damaged_root, "reddit/cut/pairs.json.gz", packed[: len(packed) // 2]))
+    assert result.quarantined == {"truncated_gzip": 1} and 30 < result.kept < 80
+    assert quarantine[0]["position"].startswith("element ")

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from assets.datasets import PERSONALITY_CHECKS
 from labeling.chat_format import turns_from_json
+from labeling.checks import run_checks
 from labeling.datasets import evaluation_texts, write_splits
 from labeling.diversity import distinct_n, near_duplicate_pairs
 from labeling.personality import (
@@ -21,7 +21,6 @@ from labeling.personality import (
     restyle,
 )
 from labeling.splits import SPLITS, text_key
-from pipelines.resources import StorageResource
 from pipelines.settings import Settings
 
 
@@ -139,10 +138,8 @@ def test_distinct_n_and_near_duplicates():
 
 def test_checks_pass_on_written_dataset_and_evaluation_texts(build, settings):
     write_splits(settings, "personality", build.tables)
-    storage = StorageResource(artifacts_dir=str(settings.artifacts_dir))
-    for check in PERSONALITY_CHECKS:
-        result = check(storage=storage)
-        assert result.passed, (check, result.metadata)
+    for name, outcome in run_checks(settings, "personality").items():
+        assert outcome.passed, (name, outcome.metadata)
     texts = set(evaluation_texts(settings))
     held_out = [t for s in ("validation", "test") for _, turns in conversations(build, s) for t in turns[1:]]
     assert {t.text for t in held_out if t.text} == texts

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dedup.readers import Document, Quarantined, Skipped, inflate_chunks, reader_for
-from dedup.readers.warc import dechunk, decode_content_encoding
+from dedup.readers.warc import WarcParser, dechunk, decode_content_encoding
 
 
 def read(data_root: Path, relative: str) -> list:
@@ -71,6 +71,14 @@ def test_warc_reader_undoes_chunked_and_gzip_bodies(data_root):
     assert dechunk(b"4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n") == b"Wikipedia"
     with pytest.raises(ValueError, match="unsupported"):
         decode_content_encoding(b"x", "br-unknown")
+
+
+@pytest.mark.parametrize("chunk_size", [1024, 1 << 20])  # streamed past, or already in the buffer
+def test_warc_records_over_the_size_limit_are_quarantined_not_loaded(data_root, chunk_size):
+    with open(data_root / "web/warcio/example-iana.org-chunked.warc", "rb") as raw:
+        events = list(WarcParser(inflate_chunks(raw, chunk_size=chunk_size), max_record_bytes=2000))
+    assert [type(e).__name__ for e in events] == ["WarcRecord", "Quarantined", "WarcRecord"]
+    assert events[1].reason == "record_too_large" and events[2].headers["warc-type"] == "request"
 
 
 def test_wet_reader_keeps_plain_text_and_language(data_root):

@@ -8,15 +8,11 @@ from pathlib import Path
 import pytest
 
 from labeling.emotions import EMOTIONS
-from model.cli import sample_texts, write_untrained_model
-from model.engine import Engine
-from model.sampling import SamplingConfig
 from server.app import create_app, running_server
 from server.chat_service import ChatService
+from tests.test_engine_support import tiny_engine
 
 pytestmark = pytest.mark.slow
-
-TINY = {"vocab_size": 400, "n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 256}
 
 
 def chromium_driver():
@@ -41,9 +37,8 @@ def test_chat_page_streams_a_reply_with_an_emotion(tmp_path: Path, data_root: Pa
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    model_dir = write_untrained_model(tmp_path / "model", sample_texts(str(data_root), 400), **TINY)
     # long enough that the page visibly streams several token frames before "done"
-    engine = Engine.load(model_dir, sampling=SamplingConfig(max_new_tokens=24, min_new_tokens=24, seed=0))
+    engine = tiny_engine(tmp_path / "model", data_root, max_new_tokens=24, min_new_tokens=24, seed=0)
     service = ChatService.open(engine, tmp_path / "history.sqlite")
     driver = chromium_driver()
     try:

@@ -51,21 +51,21 @@ def read_reddit_json(chunks: Chunks) -> Iterator[Event]:
         yield Quarantined.of("file", "record_too_large", f"JSON file over {MAX_JSON_FILE_BYTES} bytes", data)
         return
     text = data.decode("utf-8", errors="surrogateescape")
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        yield from _read_array(text, gap.reason if gap else None)
+    if text.lstrip().startswith("["):
+        events = _read_array(text, gap.reason if gap else None)
     else:
         try:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
-            reason = gap.reason if gap else "malformed_json"
-            yield Quarantined.of(f"char {exc.pos}", reason, str(exc), data)
+            yield Quarantined.of(f"char {exc.pos}", gap.reason if gap else "malformed_json", str(exc), data)
             return
-        if isinstance(document, dict) and "interactions" in document:
-            yield from _read_cassette(document)
-        else:
-            yield from _unique(_walk(document, "document"))
-    if gap is not None and not stripped.startswith("["):
+        cassette = isinstance(document, dict) and "interactions" in document
+        events = _read_cassette(document) if cassette else _unique(_walk(document, "document"))
+    gap_reported = False
+    for event in events:
+        gap_reported |= gap is not None and isinstance(event, Quarantined) and event.reason == gap.reason
+        yield event
+    if gap is not None and not gap_reported:  # the cut fell between two elements: still a loss to count
         yield Quarantined.of(f"compressed byte {gap.offset}", gap.reason, gap.detail)
 
 

@@ -223,9 +223,11 @@ class WarcParser:
     def _skip_large_record(
         self, start: int, offset: int, block_start: int, length: int
     ) -> Iterator[Quarantined]:
+        """Quarantine a record over the size limit, streaming past its block without keeping it."""
         preview = bytes(self._buf[start : start + PREVIEW_BYTES])
-        remaining = length + len(_TRAILER) - (len(self._buf) - block_start)
-        self._pos = len(self._buf)
+        end = block_start + length + len(_TRAILER)
+        remaining = end - len(self._buf)
+        self._pos = min(end, len(self._buf))
         while remaining > 0 and self._fill():
             self._compact(force=True)
             take = min(remaining, len(self._buf))
@@ -236,7 +238,9 @@ class WarcParser:
             f"byte {offset}", "record_too_large", f"{length} bytes > limit {self._max_record_bytes}", preview
         )
         if remaining > 0 and self._gap:
+            # The gap fell inside the record just quarantined: drop it, and skip to the next header.
             self._quarantine_gap(b"")
+            self._resync_needed = True
 
 
 def _parse_headers(raw: bytes) -> dict[str, str]:

@@ -1,0 +1,53 @@
+"""Build the datasets without Dagster: ``python -m labeling [emotion|personality|baseline|all]``.
+
+Reads ``ROSIE_DATA_ROOT`` and writes under ``ROSIE_ARTIFACTS_DIR`` exactly as the assets do
+(splits, quarantine, ``CARD.md``, ``baseline.json``); exits 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from labeling.build import write_baseline, write_emotion_dataset, write_personality_dataset
+from labeling.emotion_dataset import EmotionOptions
+from labeling.licences import EXCLUDE_NONCOMMERCIAL_ENV, exclude_noncommercial_default
+from labeling.personality import PersonalityOptions
+from pipelines.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m labeling", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "what", nargs="?", default="all", choices=["emotion", "personality", "baseline", "all"]
+    )
+    parser.add_argument(
+        "--exclude-noncommercial",
+        action="store_true",
+        default=exclude_noncommercial_default(),
+        help=f"keep only sources cleared for commercial use (default: ${EXCLUDE_NONCOMMERCIAL_ENV})",
+    )
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    written = []
+    if args.what in ("emotion", "all"):
+        written.append(
+            write_emotion_dataset(settings, EmotionOptions(exclude_noncommercial=args.exclude_noncommercial))
+        )
+    if args.what in ("personality", "all"):
+        options = PersonalityOptions(exclude_noncommercial=args.exclude_noncommercial)
+        written.append(write_personality_dataset(settings, options))
+    for dataset in written:
+        print(f"{dataset.name}: {dataset.split_sizes} -> {dataset.card_path.parent}")
+        for name, outcome in dataset.checks.items():
+            print(f"  {'ok  ' if outcome.passed else 'FAIL'} {name}")
+    if args.what in ("baseline", "all"):
+        figures, path = write_baseline(settings)
+        print(
+            f"baseline macro-F1 {figures['macro_f1']} ({figures['macro_f1_vs_majority']}x majority) -> {path}"
+        )
+    return 0 if all(dataset.passed for dataset in written) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
