@@ -124,16 +124,20 @@ def sample_replies(
     from model.engine import Engine
     from model.sampling import SamplingConfig
 
-    engine = Engine(
-        model,
-        tokenizer,
-        sampling=SamplingConfig(
-            temperature=0.7, top_k=40, top_p=0.95, max_new_tokens=max_new_tokens, min_new_tokens=0, seed=seed
-        ),
-    )
+    engine = Engine(model, tokenizer)
     replies = []
     for turns in SAMPLE_PROMPTS:
-        reply = engine.generate(engine.encode_prompt(list(turns)))
+        prompt_ids = engine.encode_prompt(list(turns))
+        room = engine.block_size - len(prompt_ids) - 1  # the forced emotion token takes one position
+        sampling = SamplingConfig(
+            temperature=0.7,
+            top_k=40,
+            top_p=0.95,
+            max_new_tokens=min(max_new_tokens, room),
+            min_new_tokens=0,
+            seed=seed,
+        )
+        reply = engine.generate(prompt_ids, sampling=sampling)
         user = turns[-1]
         prompt = (f"[{user.action}] " if user.action else "") + user.text
         replies.append({"prompt": prompt.strip(), "emotion": reply.emotion.label, "reply": reply.text})

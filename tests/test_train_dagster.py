@@ -5,9 +5,10 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
-from dagster import DagsterInstance, PipesSubprocessClient, materialize
+from dagster import DagsterInstance, PipesSubprocessClient, RunsFilter, materialize
 
 from assets.training import base_model, emotion_tokens, personality_tokens, pretrain_tokens
 from model.train_config import OVERRIDES_ENV
@@ -62,6 +63,17 @@ def test_token_assets_and_phase_one_through_pipes(inputs):
     assert manifest["token_shards"]["pretrain/train"]["sources"], "the corpus files' hashes"
 
 
+def _wait_for_run(instance: DagsterInstance, job: str, timeout_s: float = 600):
+    """``dagster job launch`` returns once the run is launched; the run goes on in its own process."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = instance.get_runs(filters=RunsFilter(job_name=job))
+        if runs and runs[0].is_finished:
+            return runs[0]
+        time.sleep(1)
+    raise AssertionError(f"run of {job} did not finish within {timeout_s}s")
+
+
 @pytest.mark.slow
 def test_dagster_job_launch_phase2_from_the_repo_root(inputs, tmp_path, monkeypatch):
     """The README's command, in a subprocess, against a fresh Dagster home."""
@@ -70,17 +82,19 @@ def test_dagster_job_launch_phase2_from_the_repo_root(inputs, tmp_path, monkeypa
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT)}
-    launch = [sys.executable, "-m", "dagster", "job", "launch", "-w", "workspace.yaml"]
-    for job in ("phase1", "phase2"):
-        run = subprocess.run([*launch, "-j", job], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr[-3000:]
     monkeypatch.setenv("DAGSTER_HOME", str(home))
+    launch = [sys.executable, "-m", "dagster", "job", "launch", "-w", "workspace.yaml"]
+    runs = {}
     with DagsterInstance.get() as instance:
-        runs = instance.get_runs()
-        assert [r.job_name for r in runs] == ["phase2", "phase1"]
-        assert all(r.is_success for r in runs), [r.status for r in runs]
+        for job in ("phase1", "phase2"):
+            cli = subprocess.run(
+                [*launch, "-j", job], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+            )
+            assert cli.returncode == 0, cli.stderr[-3000:]
+            runs[job] = _wait_for_run(instance, job)
+            assert runs[job].is_success, f"{job}: {runs[job].status}"
         event = instance.get_latest_materialization_event(personality_tokens.key)
-        assert event is not None and event.run_id == runs[0].run_id
+        assert event is not None and event.run_id == runs["phase2"].run_id
     manifest = json.loads(manifest_path(settings.model_dir / "weights" / "personality.pth").read_text())
     assert manifest["phase"] == "personality"
-    assert manifest["upstream"]["upstream_run_ids"]["base_model"] == runs[1].run_id
+    assert manifest["upstream"]["upstream_run_ids"]["base_model"] == runs["phase1"].run_id
