@@ -60,7 +60,7 @@ def emotion_predictions(
     """``(document index, true label id, predicted label id)`` for every labelled ``<|rosie|>``."""
     rows: list[tuple[int, int, int]] = []
     first_document = 0
-    for batch in evaluation_batches(shard, block_size, batch_size, pad_id, max_examples):
+    for batch in evaluation_batches(shard, block_size, batch_size, pad_id, max_examples, keep_labels=True):
         emotion_logits = model(batch.idx.to(device)).emotion_logits.float().cpu()
         labelled = (batch.emotion != NO_EMOTION).nonzero().tolist()
         for row, position in labelled:

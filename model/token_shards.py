@@ -206,11 +206,18 @@ class TokenShard:
         targets = np.where(trained[1:], window[1:], IGNORE_INDEX)
         return Example(window[:-1], targets, emotion[:-1])
 
-    def document_example(self, index: int, max_length: int, pad_id: int) -> Example:
+    def document_example(
+        self, index: int, max_length: int, pad_id: int, *, keep_label: bool = False
+    ) -> Example:
         """Document ``index`` alone, padding after it ignored. A document longer than ``max_length``
-        keeps its end (the last Rosie turn and its ``<|rosie|>`` position), as a prompt would."""
-        start, stop = int(self.offsets[index]), int(self.offsets[index + 1])
-        start = max(start, stop - max_length - 1)
+        keeps its end (the last Rosie turn), as a prompt would; with ``keep_label`` it keeps its last
+        emotion-labelled ``<|rosie|>`` position even when the reply after it is too long to fit."""
+        first, stop = int(self.offsets[index]), int(self.offsets[index + 1])
+        start = max(first, stop - max_length - 1)
+        if keep_label and self.chat:
+            labelled = np.flatnonzero(self.emotion[first:stop] != NO_EMOTION)
+            if labelled.size and first + int(labelled[-1]) < start:
+                start = max(first, first + int(labelled[-1]) - max_length + 1)
         length = min(stop - start - 1, max_length)
         example = self.example(start, max_length, pad_id)
         example.targets[length:] = IGNORE_INDEX
@@ -301,13 +308,21 @@ def rank_positions(step: int, batch_per_rank: int, rank: int, world: int) -> lis
 
 
 def evaluation_batches(
-    shard: TokenShard, block_size: int, batch_size: int, pad_id: int, max_examples: int | None = None
+    shard: TokenShard,
+    block_size: int,
+    batch_size: int,
+    pad_id: int,
+    max_examples: int | None = None,
+    *,
+    keep_labels: bool = False,
 ) -> Iterator[Batch]:
     """Fixed held-out batches (no sampling): whole conversations for chat shards, consecutive
     windows for text shards. The same set every evaluation, so losses compare across steps."""
     if shard.chat:
         count = shard.n_documents if max_examples is None else min(shard.n_documents, max_examples)
-        examples = (shard.document_example(i, block_size, pad_id) for i in range(count))
+        examples = (
+            shard.document_example(i, block_size, pad_id, keep_label=keep_labels) for i in range(count)
+        )
     else:
         starts = range(0, max(len(shard) - 1, 0), block_size)
         if max_examples is not None:

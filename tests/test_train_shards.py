@@ -176,7 +176,7 @@ def test_evaluation_batches_cover_each_document_once(prepared):
     settings, tokenizer = prepared
     shard = TokenShard(tokens_dir(settings, "emotion") / "validation")
     assert np.diff(shard.offsets).max() > 48, "some documents are longer than the window"
-    batches = list(evaluation_batches(shard, 48, 8, tokenizer.token_id("<|pad|>")))
+    batches = list(evaluation_batches(shard, 48, 8, tokenizer.token_id("<|pad|>"), keep_labels=True))
     assert sum(b.idx.shape[0] for b in batches) == shard.n_documents
     labelled = sum(int((b.emotion >= 0).sum()) for b in batches)
     assert labelled == int((shard.emotion[:] >= 0).sum()), (
