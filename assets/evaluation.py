@@ -21,7 +21,7 @@ from model.train import tokens_dir
 from model.weights import load_model
 from pipelines.resources import StorageResource
 
-EVAL_BATCH_SIZE = 16
+EVAL_BATCH_SIZE = 32
 
 
 def _replies_table(replies: list[dict]) -> str:
@@ -48,8 +48,8 @@ def model_eval(context: AssetExecutionContext, storage: StorageResource) -> Mate
     chat = TokenShard(tokens_dir(settings, "personality") / "test")
     loss = lm_loss(model, chat, config.block_size, EVAL_BATCH_SIZE, pad_id, device)
     emotion = TokenShard(tokens_dir(settings, "emotion") / "test")
-    gold = emotion_scores(model, emotion, config.block_size, EVAL_BATCH_SIZE, pad_id, device, gold_only=True)
     every = emotion_scores(model, emotion, config.block_size, EVAL_BATCH_SIZE, pad_id, device)
+    gold = every.pop("gold")
     baseline_file = baseline_path(settings)
     baseline = json.loads(baseline_file.read_text()) if baseline_file.exists() else None
     replies = sample_replies(model, tokenizer)

@@ -92,15 +92,17 @@ def emotion_scores(
     pad_id: int,
     device: torch.device,
     max_examples: int | None = None,
-    *,
-    gold_only: bool = False,
 ) -> dict[str, Any]:
-    """Macro-F1/accuracy of the emotion head on a chat shard (``gold_only``: human labels only)."""
+    """Macro-F1/accuracy of the emotion head on a chat shard: over every label, and (when the shard
+    records label provenance) over the human (``gold``) labels only, as the baseline is scored."""
     rows = emotion_predictions(model, shard, block_size, batch_size, pad_id, device, max_examples)
-    if gold_only:
-        sources = shard.documents().column("label_source").to_pylist()
-        rows = [r for r in rows if sources[r[0]] == "gold"]
-    return macro_f1_scores([EMOTIONS[t] for _, t, _ in rows], [EMOTIONS[p] for _, _, p in rows])
+    scores = macro_f1_scores([EMOTIONS[t] for _, t, _ in rows], [EMOTIONS[p] for _, _, p in rows])
+    documents = shard.documents()
+    if "label_source" in documents.column_names:
+        sources = documents.column("label_source").to_pylist()
+        gold = [r for r in rows if sources[r[0]] == "gold"]
+        scores["gold"] = macro_f1_scores([EMOTIONS[t] for _, t, _ in gold], [EMOTIONS[p] for _, _, p in gold])
+    return scores
 
 
 SAMPLE_PROMPTS: tuple[tuple[Turn, ...], ...] = (

@@ -138,26 +138,34 @@ GPU_PEAK_TFLOPS = {
 }
 
 
+def cpu_peak_flops() -> float:
+    """fp32 peak of the cores torch uses: threads x clock x FMA lanes (AVX-512: 64, AVX2: 32 FLOPs/cycle)."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
+    per_cycle = 64 if " avx512f" in info else 32 if " fma" in info else 8
+    return torch.get_num_threads() * (max(mhz) if mhz else 2000.0) * 1e6 * per_cycle
+
+
 def peak_flops(device: torch.device, dtype: torch.dtype) -> tuple[float, str]:
-    """The denominator of MFU: the datasheet peak for known GPUs, else a measured matmul peak."""
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        for key, tflops in GPU_PEAK_TFLOPS.items():
-            if key in name and dtype != torch.float32:
-                return tflops * 1e12, f"{name} datasheet"
-    n = 1024 if device.type == "cpu" else 8192
+    """The denominator of MFU: datasheet peak for known GPUs, the cores' FMA peak on CPU, else a
+    measured matmul peak."""
+    if device.type == "cpu":
+        return cpu_peak_flops(), f"{torch.get_num_threads()} CPU threads x clock x FMA width (fp32)"
+    name = torch.cuda.get_device_name(device)
+    for key, tflops in GPU_PEAK_TFLOPS.items():
+        if key in name and dtype != torch.float32:
+            return tflops * 1e12, f"{name} datasheet"
+    n = 8192
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     best = math.inf
     for _ in range(3):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        torch.cuda.synchronize()
         started = time.perf_counter()
         a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        torch.cuda.synchronize()
         best = min(best, time.perf_counter() - started)
-    return 2 * n**3 / best, f"measured {dtype} matmul on {device.type}"
+    return 2 * n**3 / best, f"measured {dtype} matmul on {name}"
 
 
 def flops_per_token(config: ModelConfig, n_params: int, block_size: int) -> float:
