@@ -88,7 +88,7 @@ def loss_curve_path(settings: Settings, phase: str) -> Path:
 # --- distributed setup ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -105,7 +105,7 @@ def init_distributed() -> tuple[int, int, int]:
         ("MASTER_ADDR", "127.0.0.1"),
     ):
         os.environ.setdefault(name, default)
-    os.environ.setdefault("MASTER_PORT", str(_free_port()))
+    os.environ.setdefault("MASTER_PORT", str(free_port()))
     deepspeed.init_distributed(verbose=False)
     return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])
 

@@ -76,14 +76,15 @@ def _wait_for_run(instance: DagsterInstance, job: str, timeout_s: float = 600):
 
 @pytest.mark.slow
 def test_dagster_job_launch_phase2_from_the_repo_root(inputs, tmp_path, monkeypatch):
-    """The README's command, in a subprocess, against a fresh Dagster home."""
+    """The README's command, in a subprocess, against a fresh Dagster home. It runs beside the
+    repo rather than in it: from the repo root the CLI would take ``DAGSTER_HOME`` from ``.env``."""
     settings = inputs
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT)}
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    launch = [sys.executable, "-m", "dagster", "job", "launch", "-w", "workspace.yaml"]
+    launch = [sys.executable, "-m", "dagster", "job", "launch", "-w", str(PROJECT_ROOT / "workspace.yaml")]
     runs = {}
     with DagsterInstance.get() as instance:
         for job in ("phase1", "phase2"):

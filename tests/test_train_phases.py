@@ -14,7 +14,7 @@ from dedup.atomic import write_text_atomic
 from labeling.baseline import train_and_score
 from labeling.datasets import baseline_path, split_path
 from model.gpt import RosieGPT
-from model.train import checkpoint_dir, loss_curve_path, main, weights_path
+from model.train import checkpoint_dir, free_port, loss_curve_path, main, weights_path
 from model.train_config import OVERRIDES_ENV
 from model.weights import load_model, manifest_path
 from pipelines.resources import StorageResource
@@ -37,6 +37,7 @@ def trained(data_root, tmp_path_factory):
         ):
             env.setenv(name, value)
         env.setenv("DS_ACCELERATOR", "cpu")
+        env.setenv("MASTER_PORT", str(free_port()))  # restored afterwards: later subprocesses pick their own
         env.setenv(OVERRIDES_ENV, json.dumps(tiny_overrides()))
         settings = Settings.from_env()
         tokenizer = prepare(settings, data_root)
