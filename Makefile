@@ -17,8 +17,9 @@ $(VENV)/.installed: pyproject.toml
 
 ## Run the main job on the embedded default (sample data in ../shared/data, CPU demo preset).
 demo: $(VENV)/.installed
-	$(BIN)/dagster job launch -w workspace.yaml -j data_refresh
+	$(BIN)/dagster job execute -m pipelines.definitions -j rosie_main  # execute: returns when the run ends
 	$(PY) -m pipelines.summary
+	@echo "Rosie is trained (models/rosie_model). Chat with her: $(PY) -m model.cli chat"
 
 # The browser tests drive Debian's Chromium; install it where apt can (CI runs as root).
 browser:
