@@ -76,15 +76,18 @@ def _wait_for_run(instance: DagsterInstance, job: str, timeout_s: float = 600):
 
 @pytest.mark.slow
 def test_dagster_job_launch_phase2_from_the_repo_root(inputs, tmp_path, monkeypatch):
-    """The README's command, in a subprocess, against a fresh Dagster home. It runs beside the
-    repo rather than in it: from the repo root the CLI would take ``DAGSTER_HOME`` from ``.env``."""
+    """The README's command, in a subprocess, against a fresh Dagster home. It runs from a
+    workspace file beside the repo (same code location, imported via PYTHONPATH): from the repo
+    root the CLI takes ``DAGSTER_HOME`` from the repo's ``.env``, and tests never write there."""
     settings = inputs
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT)}
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    launch = [sys.executable, "-m", "dagster", "job", "launch", "-w", str(PROJECT_ROOT / "workspace.yaml")]
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text("load_from:\n  - python_module:\n      module_name: pipelines.definitions\n")
+    launch = [sys.executable, "-m", "dagster", "job", "launch", "-w", str(workspace)]
     runs = {}
     with DagsterInstance.get() as instance:
         for job in ("phase1", "phase2"):
