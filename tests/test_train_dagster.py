@@ -83,7 +83,8 @@ def test_dagster_job_launch_phase2_from_the_repo_root(inputs, tmp_path, monkeypa
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT)}
+    # PWD too: a .env read by the code server expands ${PWD}/dagster_home from the inherited PWD
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(PROJECT_ROOT), "PWD": str(tmp_path)}
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text("load_from:\n  - python_module:\n      module_name: pipelines.definitions\n")
