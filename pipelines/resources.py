@@ -49,11 +49,9 @@ class CatalogResource(ConfigurableResource):
 
 def _connect_with_retry(path: str, attempts: int = 60, wait_s: float = 0.5) -> duckdb.DuckDBPyConnection:
     """DuckDB lets one process write a file at a time; parallel Dagster steps wait their turn."""
-    for attempt in range(attempts):
+    for _ in range(attempts - 1):
         try:
             return duckdb.connect(path)
         except duckdb.IOException:
-            if attempt == attempts - 1:
-                raise
             time.sleep(wait_s)
-    raise AssertionError("unreachable")
+    return duckdb.connect(path)  # the last attempt raises the lock error to the caller
