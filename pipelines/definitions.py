@@ -27,10 +27,10 @@ def _collect(modules: list[ModuleType], attribute: str) -> list:
     return [item for module in modules for item in getattr(module, attribute, [])]
 
 
-def resources() -> dict:
+def resources(modules: list[ModuleType]) -> dict:
     """Resources keyed by the names assets ask for; extended by modules exporting ``RESOURCES``."""
     extra: dict = {}
-    for module in asset_modules():
+    for module in modules:
         extra.update(getattr(module, "RESOURCES", {}))
     return {"storage": StorageResource(), "catalog": CatalogResource(), **extra}
 
@@ -43,5 +43,5 @@ defs = Definitions(
     jobs=_collect(_MODULES, "JOBS"),
     schedules=_collect(_MODULES, "SCHEDULES"),
     sensors=_collect(_MODULES, "SENSORS"),
-    resources=resources(),
+    resources=resources(_MODULES),
 )
