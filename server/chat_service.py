@@ -124,7 +124,6 @@ class ChatService:
             if cancel is not None and cancel.is_set():
                 return  # the client left while waiting for a slot
             self.store.append(conversation_id, user_turn)
-            reply = None
             for event in self.engine.stream(
                 prompt.ids,
                 sampling=sampling,
@@ -132,14 +131,18 @@ class ChatService:
                 memory=prompt.memory,
                 cancel=cancel,
             ):
+                # Recorded before the caller sees the reply: a client that reads the history as
+                # soon as its response ends must find her turn there.
                 if isinstance(event, Reply):
-                    reply = event
+                    self._record_reply(conversation_id, event)
                 yield event
         finally:
             self.slots.release()
+
+    def _record_reply(self, conversation_id: str, reply: Reply) -> None:
         # Her turn is recorded as produced (even blank), so the history keeps alternating; only a
         # reply cancelled before its first token leaves no trace.
-        if reply is not None and (reply.token_ids or reply.finish_reason != "cancelled"):
+        if reply.token_ids or reply.finish_reason != "cancelled":
             rosie_turn = Turn("rosie", reply.text, emotion=reply.emotion.label)
             self.store.append(conversation_id, rosie_turn, reply.emotion.probabilities)
 
