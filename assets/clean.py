@@ -10,28 +10,10 @@ import dagster as dg
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dedup.config import CleanConfig
 from dedup.layers import LayerRun, run_clean
-from pipelines.resources import StorageResource
+from pipelines.resources import CleaningResource, StorageResource
 
 GROUP = "clean"
-_DEFAULTS = CleanConfig.from_env()
-
-
-class CleaningResource(dg.ConfigurableResource):
-    """Execution and language settings of the cleaning/dedup pipelines (``ROSIE_CLEAN_*`` env)."""
-
-    executor: str = _DEFAULTS.executor
-    workers: int = _DEFAULTS.workers
-    language: str = _DEFAULTS.language
-
-    def config(self) -> CleanConfig:
-        return CleanConfig.from_env(executor=self.executor, workers=self.workers, language=self.language)
-
-
-RESOURCES = {"cleaning": CleaningResource()}
-
-
 def layer_metadata(run: LayerRun) -> dict:
     """What the UI shows first for a cleaning or dedup layer."""
     steps = "\n".join(

@@ -19,7 +19,6 @@ from pydantic import Field
 from labeling.build import WrittenDataset, write_baseline, write_emotion_dataset, write_personality_dataset
 from labeling.checks import CHECKS
 from labeling.emotion_dataset import EmotionOptions
-from labeling.licences import exclude_noncommercial_default
 from labeling.personality import PersonalityOptions
 from labeling.weak_labels import DEFAULT_MIN_HITS, DEFAULT_THRESHOLD
 from pipelines.resources import StorageResource
@@ -35,10 +34,15 @@ def check_specs(dataset: str) -> list[AssetCheckSpec]:
 
 
 class DatasetConfig(Config):
-    exclude_noncommercial: bool = Field(
-        default=exclude_noncommercial_default(),
-        description="keep only sources cleared for commercial use (default: ROSIE_EXCLUDE_NONCOMMERCIAL)",
+    exclude_noncommercial: bool | None = Field(
+        default=None,
+        description="keep only sources cleared for commercial use (unset: ROSIE_EXCLUDE_NONCOMMERCIAL)",
     )
+
+    def excluding_noncommercial(self, storage: StorageResource) -> bool:
+        if self.exclude_noncommercial is None:
+            return storage.settings.exclude_noncommercial
+        return self.exclude_noncommercial
 
 
 class EmotionDatasetConfig(DatasetConfig):
@@ -90,12 +94,13 @@ def _materialize(
 def emotion_dataset(
     context: AssetExecutionContext, config: EmotionDatasetConfig, storage: StorageResource
 ) -> MaterializeResult:
-    options = EmotionOptions(config.exclude_noncommercial, config.weak_threshold, config.weak_min_hits)
+    exclude = config.excluding_noncommercial(storage)
+    options = EmotionOptions(exclude, config.weak_threshold, config.weak_min_hits)
     written = write_emotion_dataset(storage.settings, options)
     stats = written.build.stats
     metadata = {k: stats[k] for k in ("records_in", "kept", "filtered", "class_balance", "excluded_sources")}
     metadata["records_accounted"] = stats["accounted"]
-    metadata["exclude_noncommercial"] = config.exclude_noncommercial
+    metadata["exclude_noncommercial"] = exclude
     return _materialize(context, written, metadata)
 
 
@@ -107,16 +112,15 @@ def emotion_dataset(
 def personality_dataset(
     context: AssetExecutionContext, config: PersonalityDatasetConfig, storage: StorageResource
 ) -> MaterializeResult:
-    options = PersonalityOptions(
-        templated=config.templated, seed=config.seed, exclude_noncommercial=config.exclude_noncommercial
-    )
+    exclude = config.excluding_noncommercial(storage)
+    options = PersonalityOptions(templated=config.templated, seed=config.seed, exclude_noncommercial=exclude)
     written = write_personality_dataset(storage.settings, options)
     build = written.build
     metadata = {
         **{k: v for k, v in build.stats.items() if k != "quarantined"},
         **{f"diversity_{k}": v for k, v in build.diversity["all"].items()},
         "diversity_by_kind": build.diversity,
-        "exclude_noncommercial": config.exclude_noncommercial,
+        "exclude_noncommercial": exclude,
     }
     return _materialize(context, written, metadata)
 

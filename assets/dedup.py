@@ -7,12 +7,22 @@ decontamination always sees their evaluation splits.
 
 
 import dagster as dg
+from pydantic import Field
 
-from assets.clean import LAYER_CHECK_NAMES, CleaningResource, layer_checks, layer_metadata
+from assets.clean import LAYER_CHECK_NAMES, layer_checks, layer_metadata
 from dedup.layers import dedup_rate, language_purity, raw_to_deduped_problems, run_dedup, run_pretrain
-from pipelines.resources import StorageResource
+from labeling.datasets import evaluation_texts
+from pipelines.resources import CleaningResource, StorageResource
 
 GROUP = "dedup"
+
+
+class DedupConfig(dg.Config):
+    decontaminate: bool = Field(
+        default=True,
+        description="drop documents sharing a 13-gram with the datasets' validation and test texts "
+        "(needs personality_dataset and emotion_dataset; off only to dedup without them)",
+    )
 
 
 @dg.asset(
@@ -30,14 +40,18 @@ GROUP = "dedup"
     ],
 )
 def deduped_corpus(
-    context: dg.AssetExecutionContext, storage: StorageResource, cleaning: CleaningResource
+    context: dg.AssetExecutionContext,
+    config: DedupConfig,
+    storage: StorageResource,
+    cleaning: CleaningResource,
 ) -> dg.MaterializeResult:
-    settings, config = storage.settings, cleaning.config()
-    run = run_dedup(settings, config)
+    settings, clean_config = storage.settings, cleaning.config()
+    texts = evaluation_texts(settings) if config.decontaminate else []
+    run = run_dedup(settings, clean_config, texts)
     run.problems = raw_to_deduped_problems(settings, run)
     rate = dedup_rate(run)
-    low, high = config.dedup_rate_bounds
-    purity, sampled = language_purity(run, config.language, config.language_purity_sample)
+    low, high = clean_config.dedup_rate_bounds
+    purity, sampled = language_purity(run, clean_config.language, clean_config.language_purity_sample)
     context.log.info(f"deduped_corpus: {run.rows_in} in -> {run.rows_out} out, dedup rate {rate:.3f}")
     checks = layer_checks("deduped_corpus", run) + [
         dg.AssetCheckResult(
@@ -47,8 +61,8 @@ def deduped_corpus(
         ),
         dg.AssetCheckResult(
             check_name="language_purity",
-            passed=purity >= config.language_purity_min,
-            metadata={"purity": purity, "sampled": sampled, "language": config.language},
+            passed=purity >= clean_config.language_purity_min,
+            metadata={"purity": purity, "sampled": sampled, "language": clean_config.language},
         ),
     ]
     metadata = layer_metadata(run) | {"dedup_rate": dg.MetadataValue.float(rate)}

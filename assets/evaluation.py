@@ -12,12 +12,10 @@ import math
 import torch
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from dedup.atomic import write_text_atomic
-from labeling.datasets import baseline_path
+from foundation.atomic import write_text_atomic
 from labeling.special_tokens import PAD
 from model.evaluate import emotion_scores, lm_loss, sample_replies
 from model.token_shards import TokenShard
-from model.train import tokens_dir
 from model.weights import load_model
 from pipelines.resources import StorageResource
 
@@ -45,12 +43,12 @@ def model_eval(context: AssetExecutionContext, storage: StorageResource) -> Mate
     model, tokenizer, config = load_model(settings.model_dir, "final")
     pad_id = tokenizer.token_id(PAD)
     device = torch.device("cpu")
-    chat = TokenShard(tokens_dir(settings, "personality") / "test")
+    chat = TokenShard(settings.layout.tokens_dir("personality") / "test")
     loss = lm_loss(model, chat, config.block_size, EVAL_BATCH_SIZE, pad_id, device)
-    emotion = TokenShard(tokens_dir(settings, "emotion") / "test")
+    emotion = TokenShard(settings.layout.tokens_dir("emotion") / "test")
     every = emotion_scores(model, emotion, config.block_size, EVAL_BATCH_SIZE, pad_id, device)
     gold = every.pop("gold")
-    baseline_file = baseline_path(settings)
+    baseline_file = settings.layout.baseline_path
     baseline = json.loads(baseline_file.read_text()) if baseline_file.exists() else None
     replies = sample_replies(model, tokenizer)
     empty = sum(not r["reply"] for r in replies)
@@ -64,7 +62,7 @@ def model_eval(context: AssetExecutionContext, storage: StorageResource) -> Mate
         "empty_reply_rate": empty / len(replies),
     }
     report = write_text_atomic(
-        json.dumps(figures, indent=2), settings.artifacts_dir / "evaluation" / "model_eval.json"
+        json.dumps(figures, indent=2), settings.layout.evaluation_report
     )
     if empty:
         context.log.warning(

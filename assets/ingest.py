@@ -11,20 +11,11 @@ from collections import Counter
 import dagster as dg
 from tqdm import tqdm
 
-from dedup.catalog import previous_results, record_ingest_stats, refresh_views
 from dedup.ingest import IngestResult, discover, ingest_file
-from pipelines.data_refresh import (
-    SOURCE_FILES,
-    data_refresh_job,
-    data_refresh_schedule,
-    ingest_files_job,
-    new_source_files,
-)
+from dedup.ingest_stats import previous_results, record_ingest_stats
+from foundation.catalog import refresh_views
+from pipelines.partitions import SOURCE_FILES
 from pipelines.resources import CatalogResource, StorageResource
-
-JOBS = [data_refresh_job, ingest_files_job]
-SCHEDULES = [data_refresh_schedule]
-SENSORS = [new_source_files]
 
 
 def file_metadata(result: IngestResult) -> dict:
@@ -112,7 +103,7 @@ def ingest_source(
     ]
     with catalog.connect() as con:
         record_ingest_stats(con, [r for r in results if not r.reused])
-        refresh_views(con, settings)
+        refresh_views(con, settings.layout)
     for result in results:
         note = "unchanged, shard kept; " if result.reused else ""
         context.log.info(

@@ -20,8 +20,8 @@ from dagster import (
 from pydantic import Field
 from tqdm import tqdm
 
-from dedup.atomic import write_parquet_atomic
-from dedup.schema import QUARANTINE_SCHEMA
+from foundation.atomic import write_parquet_atomic
+from foundation.quarantine import QUARANTINE_SCHEMA
 from labeling.special_tokens import SPECIAL_TOKENS
 from model.config import ModelConfig
 from model.tokenizer import RosieTokenizer
@@ -29,12 +29,10 @@ from model.tokenizer_corpus import (
     CorpusStats,
     bytes_per_token,
     dataset_texts,
-    dataset_train_file,
     pretrain_files,
     pretrain_texts,
     sample_corpus,
 )
-from model.weights import TOKENIZER_DIR
 from pipelines.resources import StorageResource
 
 
@@ -59,23 +57,25 @@ def rosie_tokenizer(
     if pretrain_files(settings):
         source, base = "pretrain corpus", pretrain_texts(settings, stats)
     else:
-        empty = settings.layer_dir("pretrain")
+        empty = settings.layout.pretrain_dir
         source = f"raw sample books ({empty} is empty: pretrain_corpus not materialized)"
         context.log.warning(f"training the tokenizer on {source}")
         base = sample_corpus(settings.data_root, stats)
-    datasets = [name for name in ("personality", "emotion") if dataset_train_file(settings, name).exists()]
+    datasets = [
+        name for name in ("personality", "emotion") if settings.layout.split_path(name, "train").exists()
+    ]
     source += f" + dataset train splits: {', '.join(datasets) or 'none materialized yet'}"
     texts = itertools.chain(base, dataset_texts(settings, stats))
     texts = tqdm(texts, desc="tokenizer corpus", unit="text", mininterval=5)
     tokenizer = RosieTokenizer.train(
         texts, vocab_size, min_frequency=config.min_frequency, show_progress=True
     )
-    out_dir = tokenizer.save(settings.model_dir / TOKENIZER_DIR)
+    out_dir = tokenizer.save(settings.layout.model.tokenizer_dir)
     quarantine_file = None
     if stats.quarantine_rows:
         quarantine_file = write_parquet_atomic(
             pa.Table.from_pylist(stats.quarantine_rows, schema=QUARANTINE_SCHEMA),
-            settings.layer_dir("quarantine/tokenizer") / "rosie_tokenizer.parquet",
+            settings.layout.quarantine_dir("tokenizer") / "rosie_tokenizer.parquet",
         )
     held_out_bpt = bytes_per_token(tokenizer.encode_batch, stats.held_out)
     context.log.info(f"tokenizer: {tokenizer.vocab_size} tokens, {held_out_bpt:.2f} bytes/token held out")
@@ -103,7 +103,7 @@ def rosie_tokenizer(
 
 @asset_check(asset=rosie_tokenizer, description="special ids 0..23, user text escaped, lossless round trip")
 def tokenizer_is_safe_and_lossless(storage: StorageResource) -> AssetCheckResult:
-    tokenizer = RosieTokenizer.load(storage.settings.model_dir / TOKENIZER_DIR)  # verifies the special ids
+    tokenizer = RosieTokenizer.load(storage.settings.layout.model.tokenizer_dir)  # verifies the special ids
     probe = "Hi <|rosie|>! <|emotion:happy|> naïve café — 你好 🙂\r\n\t"
     ids = tokenizer.encode_text(probe)
     escaped = all(i >= len(SPECIAL_TOKENS) for i in ids)

@@ -20,31 +20,28 @@ import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     MaterializeResult,
     MetadataValue,
     PipesSubprocessClient,
     asset,
 )
 
-from dedup.atomic import write_parquet_atomic
-from dedup.schema import QUARANTINE_SCHEMA
-from labeling.datasets import split_path
+from foundation.atomic import write_parquet_atomic
+from foundation.hashing import file_sha256
+from foundation.quarantine import QUARANTINE_SCHEMA
+from foundation.settings import PROJECT_ROOT, Settings
 from model.token_shards import (
     BuildStats,
     build_chat_shards,
     build_text_shards,
     emotion_example,
-    file_sha256,
     personality_example,
     shard_content_hash,
 )
 from model.tokenizer import RosieTokenizer
-from model.train import LOGS_DIR, tokens_dir
-from model.train_config import PHASE_WEIGHTS, TrainConfig
-from model.weights import TOKENIZER_DIR
-from pipelines.jobs import JOBS as _JOBS
+from model.train_config import TrainConfig
 from pipelines.resources import StorageResource
-from pipelines.settings import PROJECT_ROOT, Settings
 
 GROUP = "training"
 DATASET_SPLITS = ("train", "validation", "test")
@@ -54,12 +51,12 @@ DATASET_SPLITS = ("train", "validation", "test")
 
 
 def _tokenizer(settings: Settings) -> RosieTokenizer:
-    return RosieTokenizer.load(settings.model_dir / TOKENIZER_DIR)
+    return RosieTokenizer.load(settings.layout.model.tokenizer_dir)
 
 
 def _shard_metadata(settings: Settings, name: str, stats: dict[str, BuildStats], sources: dict) -> dict:
     splits = {split: s.as_dict() for split, s in stats.items()}
-    directory = tokens_dir(settings, name)
+    directory = settings.layout.tokens_dir(name)
     return {
         "path": MetadataValue.path(str(directory)),
         "splits": MetadataValue.json(splits),
@@ -88,18 +85,18 @@ def _pretrain_documents(files: list[Path]) -> Iterator[tuple[str, str]]:
 )
 def pretrain_tokens(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
     settings = storage.settings
-    files = sorted(settings.layer_dir("pretrain").glob("*.parquet"))
+    files = sorted(settings.layout.pretrain_dir.glob("*.parquet"))
     if not files:
         raise FileNotFoundError(
-            f"no pretraining shards in {settings.layer_dir('pretrain')}: materialize pretrain_corpus"
+            f"no pretraining shards in {settings.layout.pretrain_dir}: materialize pretrain_corpus"
         )
     sources = {str(path): file_sha256(path) for path in files}
-    train = TrainConfig.from_env(settings.preset)
+    train = TrainConfig.from_settings(settings)
     tokenizer = _tokenizer(settings)
     stats = build_text_shards(
         _pretrain_documents(files),
         tokenizer,
-        tokens_dir(settings, "pretrain"),
+        settings.layout.tokens_dir("pretrain"),
         validation_fraction=train.pretrain_validation_fraction,
         sources=sources,
     )
@@ -111,7 +108,7 @@ def _chat_tokens(
     context: AssetExecutionContext, settings: Settings, dataset: str, to_example
 ) -> MaterializeResult:
     """Shared body of the two chat-token assets: one shard per dataset split, bad rows quarantined."""
-    files = {split: split_path(settings, dataset, split) for split in DATASET_SPLITS}
+    files = {split: settings.layout.split_path(dataset, split) for split in DATASET_SPLITS}
     missing = [str(p) for p in files.values() if not p.exists()]
     if missing:
         raise FileNotFoundError(f"dataset splits missing: {missing}: materialize {dataset}_dataset first")
@@ -122,12 +119,12 @@ def _chat_tokens(
         rows,
         lambda row: to_example(tokenizer, row),
         tokenizer,
-        tokens_dir(settings, dataset),
+        settings.layout.tokens_dir(dataset),
         sources=sources,
     )
     metadata = _shard_metadata(settings, dataset, stats, sources)
     if quarantine:
-        path = settings.artifacts_dir / "quarantine" / "tokens" / f"{dataset}.parquet"
+        path = settings.layout.quarantine_dir("tokens") / f"{dataset}.parquet"
         write_parquet_atomic(_quarantine_table(quarantine, files, sources), path)
         metadata["quarantine_path"] = MetadataValue.path(str(path))
         reasons: dict[str, int] = {}
@@ -223,8 +220,8 @@ def launch_phase(
     context: AssetExecutionContext, storage: StorageResource, client: PipesSubprocessClient, phase: str
 ) -> MaterializeResult:
     settings = storage.settings
-    train = TrainConfig.from_env(settings.preset)
-    config_path = settings.model_dir / LOGS_DIR / f"{phase}_train_config.json"
+    train = TrainConfig.from_settings(settings)
+    config_path = settings.layout.model.train_config_path(phase)
     train.save_json(config_path)
     command = launcher_command(train, phase, config_path)
     context.log.info(f"launching phase {phase}: {' '.join(command)}")
@@ -240,38 +237,31 @@ def launch_phase(
     return MaterializeResult(metadata=metadata, data_version=result.data_version)
 
 
-@asset(
-    group_name=GROUP,
-    deps=[AssetKey("pretrain_tokens"), AssetKey("rosie_tokenizer")],
-    description=f"Phase 1: base language model, models/rosie_model/weights/{PHASE_WEIGHTS['base']}.pth",
+def _phase_asset(name: str, phase: str, deps: list[str], description: str) -> AssetsDefinition:
+    @asset(name=name, group_name=GROUP, deps=[AssetKey(d) for d in deps], description=description)
+    def phase_asset(
+        context: AssetExecutionContext, storage: StorageResource, training_launcher: PipesSubprocessClient
+    ) -> MaterializeResult:
+        return launch_phase(context, storage, training_launcher, phase)
+
+    return phase_asset
+
+
+base_model = _phase_asset(
+    "base_model",
+    "base",
+    ["pretrain_tokens", "rosie_tokenizer"],
+    "Phase 1: base language model, models/rosie_model/weights/base.pth",
 )
-def base_model(
-    context: AssetExecutionContext, storage: StorageResource, training_launcher: PipesSubprocessClient
-) -> MaterializeResult:
-    return launch_phase(context, storage, training_launcher, "base")
-
-
-@asset(
-    group_name=GROUP,
-    deps=[AssetKey("base_model"), AssetKey("personality_tokens")],
-    description=f"Phase 2: Rosie's voice, from base.pth, weights/{PHASE_WEIGHTS['personality']}.pth",
+personality_model = _phase_asset(
+    "personality_model",
+    "personality",
+    ["base_model", "personality_tokens"],
+    "Phase 2: Rosie's voice, from base.pth, weights/personality.pth",
 )
-def personality_model(
-    context: AssetExecutionContext, storage: StorageResource, training_launcher: PipesSubprocessClient
-) -> MaterializeResult:
-    return launch_phase(context, storage, training_launcher, "personality")
-
-
-@asset(
-    group_name=GROUP,
-    deps=[AssetKey("personality_model"), AssetKey("emotion_tokens"), AssetKey("personality_tokens")],
-    description=f"Phase 3: LM + emotion head, from personality.pth, weights/{PHASE_WEIGHTS['emotion']}.pth",
+final_model = _phase_asset(
+    "final_model",
+    "emotion",
+    ["personality_model", "emotion_tokens", "personality_tokens"],
+    "Phase 3: LM + emotion head, from personality.pth, weights/final.pth",
 )
-def final_model(
-    context: AssetExecutionContext, storage: StorageResource, training_launcher: PipesSubprocessClient
-) -> MaterializeResult:
-    return launch_phase(context, storage, training_launcher, "emotion")
-
-
-JOBS = _JOBS
-RESOURCES = {"training_launcher": PipesSubprocessClient()}

@@ -24,11 +24,10 @@ from pathlib import Path
 import torch
 
 from benchmarks.bench_train import random_shard, sample_tokenizer, trainer_tokens_per_s
+from foundation.settings import Settings
 from model.config import ModelConfig
 from model.gpt import RosieGPT
-from model.train import flops_per_token, peak_flops, tokens_dir
-from model.weights import TOKENIZER_DIR
-from pipelines.settings import Settings
+from model.train import flops_per_token, peak_flops
 
 TWELVE_GB = 12 * 10**9 / 2**30  # GiB
 
@@ -37,8 +36,8 @@ def prepared_settings(root: Path, preset: str) -> tuple[Settings, ModelConfig]:
     settings = Settings(Settings.from_env().data_root, root / "artifacts", root / "model", preset)
     config = ModelConfig.from_preset(preset)
     tokenizer = sample_tokenizer(settings.data_root, config.vocab_size)
-    tokenizer.save(settings.model_dir / TOKENIZER_DIR)
-    random_shard(tokens_dir(settings, "pretrain"), tokenizer.vocab_size, 20_000_000)
+    tokenizer.save(settings.layout.model.tokenizer_dir)
+    random_shard(settings.layout.tokens_dir("pretrain"), tokenizer.vocab_size, 20_000_000)
     return settings, ModelConfig.from_preset(preset, vocab_size=tokenizer.vocab_size)
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import fsspec
 from tokenizers import ByteLevelBPETokenizer
 
+from foundation.settings import Settings
 from model.tokenizer import RosieTokenizer
 from model.tokenizer_corpus import CorpusStats, bytes_per_token, sample_corpus
-from pipelines.settings import Settings
 
 WEB_ENGLISH = "web/dolma_cc_en_head"
 

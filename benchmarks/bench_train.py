@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from foundation.settings import PROJECT_ROOT, Settings
 from model.config import ModelConfig
 from model.gpt import RosieGPT
 from model.token_shards import TokenShardWriter
 from model.tokenizer import RosieTokenizer
 from model.tokenizer_corpus import paragraphs
-from model.train import flops_per_token, peak_flops, tokens_dir
-from model.weights import TOKENIZER_DIR, manifest_path
-from pipelines.settings import PROJECT_ROOT, Settings
+from model.train import flops_per_token, peak_flops
+from model.weights import manifest_path
 
 
 def sample_tokenizer(data_root: str, vocab_size: int) -> RosieTokenizer:
@@ -72,7 +72,7 @@ def trainer_tokens_per_s(
         "ROSIE_TRAIN_OVERRIDES": json.dumps({**(overrides or {}), "phases": {"base": phase}}),
     }
     subprocess.run([sys.executable, "-m", "model.train", "--phase", "base"], env=env, check=True)
-    manifest = json.loads(manifest_path(settings.model_dir / "weights" / "base.pth").read_text())
+    manifest = json.loads(manifest_path(settings.layout.model.weights_path("base")).read_text())
     return manifest["metrics"]
 
 
@@ -105,13 +105,13 @@ def main() -> None:
     config = ModelConfig.from_preset(args.preset)
     block = args.block or config.block_size
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            Settings.from_env().data_root, Path(tmp) / "artifacts", Path(tmp) / "model", args.preset
+        settings = Settings.from_env(
+            artifacts_dir=Path(tmp) / "artifacts", model_dir=Path(tmp) / "model", preset=args.preset
         )
         tokenizer = sample_tokenizer(settings.data_root, config.vocab_size)
-        tokenizer.save(settings.model_dir / TOKENIZER_DIR)
+        tokenizer.save(settings.layout.model.tokenizer_dir)
         config = ModelConfig.from_preset(args.preset, vocab_size=tokenizer.vocab_size)
-        random_shard(tokens_dir(settings, "pretrain"), tokenizer.vocab_size, 2_000_000)
+        random_shard(settings.layout.tokens_dir("pretrain"), tokenizer.vocab_size, 2_000_000)
         trainer = trainer_tokens_per_s(settings, args.preset, args.steps, args.micro_batch, block)
     plain = plain_tokens_per_s(config, args.steps, args.micro_batch, block)
     n_params = RosieGPT(config).num_parameters()

@@ -196,8 +196,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    from foundation.settings import Settings
     from model.cli import sample_texts
-    from pipelines.settings import Settings
 
     tokenizer = RosieTokenizer.train(sample_texts(Settings.from_env().data_root), 2000)
     print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.settings import Settings
+from foundation.settings import Settings
 
 
 def ingest_sample(settings: Settings) -> None:

@@ -36,11 +36,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks.dedup_common import ingest_sample, report
-from dedup.config import SOURCES, CleanConfig
 from dedup.layers import run_clean, run_dedup
 from dedup.minhash import dedup_view, normalised_words
-from dedup.schema import DOCUMENT_SCHEMA, text_hash
-from pipelines.settings import Settings
+from dedup.schema import DOCUMENT_SCHEMA
+from foundation.hashing import text_hash
+from foundation.layout import SOURCES
+from foundation.settings import CleanConfig, Settings
 
 EDITION_PAIRS = {  # (first edition in input order, second edition)
     "Emma": ("books/gutenberg_full/books__158-0.txt", "books/nltk_gutenberg/austen-emma.txt"),
@@ -113,14 +114,14 @@ def main() -> None:
     args = parser.parse_args()
     config = CleanConfig(workers=args.workers)
     work = Path(tempfile.mkdtemp(prefix="dedup_quality_"))
-    settings = Settings(Settings.from_env().data_root, work / "artifacts", work / "models", "demo")
+    settings = Settings.from_env(artifacts_dir=work / "artifacts", model_dir=work / "models", preset="demo")
     if args.artifacts:
-        shutil.copytree(args.artifacts / "clean", settings.layer_dir("clean"))
+        shutil.copytree(args.artifacts / "clean", settings.layout.clean_root)
     else:
         build_clean(settings, config)
 
     rng = random.Random(args.seed)
-    clean = _rows(settings.layer_dir("clean"))
+    clean = _rows(settings.layout.clean_root)
     # documents whose whole text is compared (Reddit chains with a context turn are compared on
     # their own turns, which a planted copy's text would not reproduce)
     candidates = [
@@ -138,15 +139,15 @@ def main() -> None:
             planted.append(row | {"id": key, "text": text, "content_hash": text_hash(text)})
     pq.write_table(
         pa.Table.from_pylist(planted, schema=DOCUMENT_SCHEMA),
-        settings.layer_dir("clean/web") / "zz_planted.parquet",
+        settings.layout.clean_dir("web") / "zz_planted.parquet",
     )
 
     started = time.perf_counter()
     run = run_dedup(settings, config, [])
     seconds = time.perf_counter() - started
-    kept = {r["id"]: r for r in _rows(settings.layer_dir("deduped"))}
-    exact = _rows(settings.layer_dir("excluded/deduped_corpus/01_exact"))
-    near = _rows(settings.layer_dir("excluded/deduped_corpus/02_minhash"))
+    kept = {r["id"]: r for r in _rows(settings.layout.deduped_dir)}
+    exact = _rows(settings.layout.excluded_dir("deduped_corpus") / "01_exact")
+    near = _rows(settings.layout.excluded_dir("deduped_corpus") / "02_minhash")
 
     # who survived for each dropped document
     survivor_by_hash = {" ".join(normalised_words(r["text"])): r for r in kept.values()}

@@ -38,11 +38,11 @@ from datatrove.pipeline.formatters import PIIFormatter
 
 from benchmarks.dedup_common import ingest_sample, report
 from dedup.cleaning import Exclusions, clean_source, raw_shards
-from dedup.config import SOURCES, CleanConfig
 from dedup.deduplication import clean_shards, deduplicate
 from dedup.language import LanguageFilter
 from dedup.web import HtmlExtraction
-from pipelines.settings import Settings
+from foundation.layout import SOURCES
+from foundation.settings import CleanConfig, Settings
 
 
 def reference_web_steps(config: CleanConfig, excluded: Exclusions) -> list:
@@ -75,7 +75,7 @@ def text_bytes(paths: list[Path]) -> tuple[int, int]:
 def kept_ids(settings: Settings, source: str) -> set[str]:
     return {
         i
-        for p in settings.layer_dir(f"clean/{source}").glob("*.parquet")
+        for p in settings.layout.clean_dir(source).glob("*.parquet")
         for i in pq.read_table(p, columns=["id"])["id"].to_pylist()
     }
 
@@ -104,11 +104,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dedup_throughput_"))
     data_root = Settings.from_env().data_root
     ours, peer, peer_dedup = (
-        Settings(data_root, work / n, work / "models", "demo") for n in ("ours", "peer", "peer_dedup")
+        Settings.from_env(
+            data_root=data_root, artifacts_dir=work / n, model_dir=work / "models", preset="demo"
+        )
+        for n in ("ours", "peer", "peer_dedup")
     )
     ingest_sample(ours)
     (work / "peer").mkdir()
-    (work / "peer" / "raw").symlink_to(ours.layer_dir("raw"))
+    (work / "peer" / "raw").symlink_to(ours.layout.artifacts / "raw")
     config = CleanConfig(workers=args.workers)
     spacy = CleanConfig(workers=args.workers, word_tokenizer="datatrove")
     # warm-up outside the clock: the URL blocklist index and spaCy's first load
@@ -122,7 +125,7 @@ def main() -> None:
     seconds["ours_reddit"] = timed(lambda: clean_source("reddit", ours, config))
     dedup_in = text_bytes(clean_shards(ours))
     (work / "peer_dedup").mkdir()
-    (work / "peer_dedup" / "clean").symlink_to(ours.layer_dir("clean"))
+    (work / "peer_dedup" / "clean").symlink_to(ours.layout.clean_root)
     seconds["ours_dedup"] = timed(lambda: deduplicate(ours, config, []))
     seconds["peer_dedup"] = timed(lambda: deduplicate(peer_dedup, config, [], reference=True))
 

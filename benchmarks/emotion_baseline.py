@@ -14,12 +14,12 @@ import argparse
 import json
 import time
 
-from dedup.atomic import write_text_atomic
+from foundation.atomic import write_text_atomic
+from foundation.settings import Settings
 from labeling.baseline import scores, train_and_score
-from labeling.datasets import baseline_path, read_split, split_path
+from labeling.datasets import read_split
 from labeling.emotion_dataset import build_emotion_dataset
 from labeling.weak_labels import LexiconLabeller
-from pipelines.settings import Settings
 
 
 def lexicon_peer(test) -> dict:
@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings.from_env()
     started = time.perf_counter()
-    if split_path(settings, "emotion", "test").exists():
+    if settings.layout.split_path("emotion", "test").exists():
         train, test = read_split(settings, "emotion", "train"), read_split(settings, "emotion", "test")
     else:
         build = build_emotion_dataset(settings.data_root)
@@ -66,7 +66,7 @@ def main() -> None:
         f"{peer['coverage']:.0%} of texts, {peer['precision_where_labelled']:.0%} precise where it does)"
     )
     if args.write:
-        path = write_text_atomic(json.dumps(figures, indent=2), baseline_path(settings))
+        path = write_text_atomic(json.dumps(figures, indent=2), settings.layout.baseline_path)
         print(f"wrote {path}")
 
 

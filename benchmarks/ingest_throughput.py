@@ -24,7 +24,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from dedup.readers.stream import inflate_chunks
 from dedup.readers.warc import WarcParser, read_warc
-from pipelines.settings import Settings
+from foundation.settings import Settings
 
 
 def build_input(data_root: Path, copies: int, out: Path) -> int:

@@ -100,9 +100,9 @@ async def run_load(
 @contextlib.contextmanager
 def local_api(model_dir: Path | None, max_active: int):
     """The API in this process over ``model_dir`` (or a fresh untrained demo model)."""
+    from foundation.settings import Settings
     from model.cli import sample_texts, write_untrained_model
     from model.engine import Engine, GenerationSlots
-    from pipelines.settings import Settings
     from server.app import create_app, running_server
     from server.chat_service import ChatService
 

@@ -2,12 +2,13 @@
 
     python -m dedup ingest                  # raw shards from the data root (the ingest layer)
     python -m dedup clean [--source web]    # clean_web / clean_books / clean_reddit
-    python -m dedup dedup                   # deduped_corpus (exact + MinHash + decontamination)
+    python -m dedup dedup                   # deduped_corpus (exact + MinHash + decontamination
+                                            #   against the built datasets; --no-decontamination)
     python -m dedup pretrain                # pretrain_corpus
     python -m dedup all                     # clean, dedup, pretrain
     python -m dedup wordlist-hash WORD ...  # lines to append to dedup/wordlists/*.txt
 
-Options override the ``ROSIE_CLEAN_*`` environment (see ``dedup/config.py``); outputs go under
+Options override the ``ROSIE_CLEAN_*`` environment (see docs/settings.md); outputs go under
 ``ROSIE_ARTIFACTS_DIR`` (default ``artifacts/``).
 """
 
@@ -17,10 +18,11 @@ import argparse
 import sys
 import time
 
-from dedup.config import EXECUTORS, SOURCES, CleanConfig
 from dedup.content import word_digest
 from dedup.layers import LayerRun, run_clean, run_dedup, run_pretrain
-from pipelines.settings import Settings
+from foundation.layout import SOURCES
+from foundation.settings import EXECUTORS, CleanConfig, Settings
+from labeling.datasets import evaluation_texts
 
 
 def _report(name: str, run: LayerRun, seconds: float) -> None:
@@ -46,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executor", choices=EXECUTORS)
     parser.add_argument("--workers", type=int)
     parser.add_argument("--language")
+    parser.add_argument(
+        "--no-decontamination",
+        action="store_true",
+        help="dedup without the datasets' evaluation texts (default: they must be built, python -m labeling)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "wordlist-hash":
@@ -62,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         sources = SOURCES if args.source == "all" else (args.source,)
         steps += [(f"clean_{s}", lambda s=s: run_clean(s, settings, config)) for s in sources]
     if args.command in ("dedup", "all"):
-        steps.append(("deduped_corpus", lambda: run_dedup(settings, config)))
+        texts = [] if args.no_decontamination else evaluation_texts(settings)
+        steps.append(("deduped_corpus", lambda: run_dedup(settings, config, texts)))
     if args.command in ("pretrain", "all"):
         steps.append(("pretrain_corpus", lambda: run_pretrain(settings, config)))
     for name, step in steps:

@@ -21,7 +21,6 @@ from datatrove.pipeline.filters import (
 )
 
 from dedup.books import BookChunker, BookCleaner
-from dedup.config import SOURCES, CleanConfig
 from dedup.content import ContentFilter
 from dedup.documents import DocumentReader, DocumentWriter
 from dedup.executors import Stage, run_stages
@@ -31,7 +30,8 @@ from dedup.stats import LayerStats, read_stage_stats
 from dedup.threads import RedditCommentFilter, ThreadBuilder
 from dedup.web import HtmlExtraction, OfflineURLFilter
 from dedup.words import RegexWordTokenizer
-from pipelines.settings import Settings
+from foundation.layout import SOURCES
+from foundation.settings import CleanConfig, Settings
 
 
 class Exclusions:
@@ -101,12 +101,7 @@ STEP_BUILDERS = {"web": web_steps, "books": book_steps, "reddit": reddit_steps}
 
 
 def raw_shards(settings: Settings, source: str) -> list[Path]:
-    return sorted(settings.layer_dir(f"raw/{source}").rglob("*.parquet"))
-
-
-def layer_logs(settings: Settings, layer: str) -> Path:
-    """Where a layer's last run keeps its datatrove logs and per-task statistics."""
-    return settings.layer_dir(f"work/{layer}/logs")
+    return sorted(settings.layout.raw_dir(source).rglob("*.parquet"))
 
 
 def swap_into_place(staging: Path, final: Path) -> None:
@@ -135,23 +130,23 @@ def clean_source(
     shards = raw_shards(settings, source)
     if not shards:
         raise FileNotFoundError(
-            f"no raw shards in {settings.layer_dir(f'raw/{source}')}: materialize raw_{source} first "
+            f"no raw shards in {settings.layout.raw_dir(source)}: materialize raw_{source} first "
             f"(`python -m dedup ingest` runs the ingest layer without Dagster)"
         )
     layer = f"clean_{source}"
-    work = settings.layer_dir(f"work/{layer}")
+    work = settings.layout.work_dir(layer)
     shutil.rmtree(work, ignore_errors=True)
     excluded = Exclusions(work / "excluded")
     pipeline = [
-        DocumentReader(str(settings.layer_dir(f"raw/{source}"))),
+        DocumentReader(str(settings.layout.raw_dir(source))),
         *(steps or STEP_BUILDERS[source])(config, excluded),
         DocumentWriter(str(work / "output")),
     ]
     stage = Stage(
-        layer, pipeline, tasks=config.tasks_for(len(shards)), logging_dir=layer_logs(settings, layer)
+        layer, pipeline, tasks=config.tasks_for(len(shards)), logging_dir=settings.layout.stage_logs(layer)
     )
     run_stages([stage], config)
     stats = read_stage_stats(layer, stage.logging_dir)
-    swap_into_place(work / "output", settings.layer_dir(f"clean/{source}"))
-    swap_into_place(work / "excluded", settings.layer_dir(f"excluded/{layer}"))
+    swap_into_place(work / "output", settings.layout.clean_dir(source))
+    swap_into_place(work / "excluded", settings.layout.excluded_dir(layer))
     return stats

@@ -1,13 +1,12 @@
 """Decontamination: drop training documents that share an n-gram (13 words) with evaluation texts.
 
-The evaluation texts come from the datasets layer (``labeling.datasets.evaluation_texts``) when
-that module exists and its datasets are built; otherwise the hook receives an empty list and the
-step passes everything through (counted as ``no_evaluation_texts``).
+The caller passes the evaluation texts explicitly (``labeling.datasets.evaluation_texts``, which
+fails when the datasets are not built). An explicitly empty list passes everything through,
+counted as ``no_evaluation_texts``.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterable
 
@@ -16,8 +15,6 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from pipelines.settings import Settings
-
 _WORD = re.compile(r"\w+")
 
 
@@ -25,18 +22,6 @@ def ngram_hashes(text: str, n: int) -> set[int]:
     """64-bit hashes of the lower-cased word n-grams of ``text``."""
     words = _WORD.findall(text.lower())
     return {xxhash.xxh64_intdigest(" ".join(words[i : i + n])) for i in range(len(words) - n + 1)}
-
-
-def evaluation_texts(settings: Settings) -> list[str]:
-    """The datasets layer's validation and test texts, or [] while that layer does not exist."""
-    try:
-        datasets = importlib.import_module("labeling.datasets")
-    except ModuleNotFoundError:
-        return []
-    try:
-        return list(datasets.evaluation_texts(settings))
-    except FileNotFoundError:  # module present, datasets not built yet
-        return []
 
 
 class Decontaminate(BaseFilter):

@@ -29,25 +29,25 @@ from datatrove.pipeline.dedup import (
 )
 
 from dedup.cleaning import Exclusions, swap_into_place
-from dedup.config import SOURCES, CleanConfig
 from dedup.decontaminate import Decontaminate
 from dedup.documents import DocumentReader, DocumentWriter
 from dedup.executors import Stage, run_stages
 from dedup.minhash import DedupView, FastMinhashSignature, KeepFirstCluster, exact_config, minhash_config
 from dedup.stats import LayerStats, StepStats, read_stage_stats
-from pipelines.settings import Settings
+from foundation.layout import SOURCES
+from foundation.settings import CleanConfig, Settings
 
 
 def clean_shards(settings: Settings) -> list[Path]:
     """Every clean shard, in the fixed order that gives MinHash its file ranks."""
-    return [p for s in SOURCES for p in sorted(settings.layer_dir(f"clean/{s}").glob("*.parquet"))]
+    return [p for s in SOURCES for p in sorted(settings.layout.clean_dir(s).glob("*.parquet"))]
 
 
 class _CleanReader(DocumentReader):
     """All clean shards, split over tasks by rank in a fixed file order (MinHash's file ids)."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(str(settings.layer_dir("clean")), glob_pattern="*/*.parquet")
+        super().__init__(str(settings.layout.clean_root), glob_pattern="*/*.parquet")
 
 
 def dedup_stages(
@@ -142,10 +142,10 @@ def deduplicate(
     """Runs all dedup stages over the clean layer and swaps ``deduped/`` into place."""
     if not clean_shards(settings):
         raise FileNotFoundError(
-            f"no clean shards under {settings.layer_dir('clean')}: materialize clean_web, clean_books "
+            f"no clean shards under {settings.layout.clean_root}: materialize clean_web, clean_books "
             "and clean_reddit first (`python -m dedup clean`)"
         )
-    work = settings.layer_dir("work/deduped_corpus")
+    work = settings.layout.work_dir("deduped_corpus")
     shutil.rmtree(work, ignore_errors=True)
     stages = dedup_stages(settings, config, evaluation_texts, work, reference)
     run_stages(stages, config)
@@ -157,6 +157,6 @@ def deduplicate(
             if stage is not stages[-1]:  # stage 3 skips exact duplicates that stage 6 drops and counts
                 step.counters = {_as_skipped(k): v for k, v in step.counters.items()}
             steps.append(step)
-    swap_into_place(work / "output", settings.layer_dir("deduped"))
-    swap_into_place(work / "excluded", settings.layer_dir("excluded/deduped_corpus"))
+    swap_into_place(work / "output", settings.layout.deduped_dir)
+    swap_into_place(work / "excluded", settings.layout.excluded_dir("deduped_corpus"))
     return LayerStats("deduped_corpus", steps)

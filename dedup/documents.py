@@ -15,7 +15,8 @@ from datatrove.data import Document
 from datatrove.pipeline.readers import ParquetReader
 from datatrove.pipeline.writers import ParquetWriter
 
-from dedup.schema import DOCUMENT_SCHEMA, text_hash
+from dedup.schema import DOCUMENT_SCHEMA
+from foundation.hashing import text_hash
 
 COLUMNS = tuple(DOCUMENT_SCHEMA.names)
 _META_COLUMNS = tuple(c for c in COLUMNS if c not in ("id", "text", "metadata", "content_hash"))

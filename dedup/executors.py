@@ -16,7 +16,7 @@ from pathlib import Path
 from datatrove.executor.base import PipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 
-from dedup.config import CleanConfig
+from foundation.settings import CleanConfig
 
 SLURM_POLL_SECONDS = 30
 

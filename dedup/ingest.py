@@ -7,21 +7,23 @@ way and stored in every row for lineage.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import fsspec
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dedup.atomic import atomic_path
-from dedup.readers import SOURCES, Document, Quarantined, Skipped, inflate_chunks, reader_for
-from dedup.schema import DOCUMENT_SCHEMA, QUARANTINE_SCHEMA, text_hash
-from pipelines.settings import Settings
+from dedup.readers import Document, Quarantined, Skipped, inflate_chunks, reader_for
+from dedup.schema import DOCUMENT_SCHEMA
+from foundation.atomic import atomic_path
+from foundation.data_root import DataRoot
+from foundation.hashing import text_hash
+from foundation.layout import SOURCES
+from foundation.quarantine import QUARANTINE_SCHEMA
+from foundation.settings import Settings
 
 BATCH_ROWS = 2000  # rows buffered before a Parquet row group is written: bounds memory on huge files
 
@@ -71,40 +73,10 @@ class IngestResult:
 
 def discover(data_root: str) -> dict[str, list[str]]:
     """Every ingestible file under the data root, by source, as sorted paths relative to the root."""
-    fs, root = fsspec.core.url_to_fs(data_root)
-    root = root.rstrip("/")
-    found: dict[str, list[str]] = {source: [] for source in SOURCES}
-    for source in SOURCES:
-        if not fs.exists(f"{root}/{source}"):
-            continue
-        for path in fs.find(f"{root}/{source}"):
-            relative = path[len(root) + 1 :]
-            reader = reader_for(relative)
-            if reader is not None:
-                found[source].append(relative)
-    return {source: sorted(paths) for source, paths in found.items()}
-
-
-def shard_path(settings: Settings, source_file: str) -> Path:
-    """``raw/<source>/<path under the source folder>.parquet``."""
-    source, _, rest = source_file.partition("/")
-    return settings.layer_dir(f"raw/{source}") / f"{rest}.parquet"
-
-
-def quarantine_path(settings: Settings, source_file: str) -> Path:
-    source, _, rest = source_file.partition("/")
-    return settings.layer_dir(f"quarantine/raw/{source}") / f"{rest}.parquet"
-
-
-def file_sha256(url: str) -> tuple[str, int]:
-    """(sha256, size) of a file at any fsspec URL, streamed."""
-    digest = hashlib.sha256()
-    size = 0
-    with fsspec.open(url, "rb") as raw:
-        while chunk := raw.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+    root = DataRoot(data_root)
+    return {
+        source: [path for path in root.find(source) if reader_for(path) is not None] for source in SOURCES
+    }
 
 
 class _ShardWriter:
@@ -144,10 +116,10 @@ def ingest_file(settings: Settings, source_file: str, previous: IngestResult | N
             "books/ (.txt) or reddit/ (.json, .jsonl), optionally gzipped"
         )
     started = time.perf_counter()
-    url = f"{settings.data_root}/{source_file}"
+    root = DataRoot(settings.data_root)
     # Hashed in a first pass: every row carries the input's sha256, and rows are written as they come.
-    input_sha256, input_bytes = file_sha256(url)
-    shard = shard_path(settings, source_file)
+    input_sha256, input_bytes = root.sha256(source_file)
+    shard = settings.layout.raw_shard(source_file)
     if (
         previous is not None
         and (previous.input_sha256, previous.format, previous.shard)
@@ -155,7 +127,7 @@ def ingest_file(settings: Settings, source_file: str, previous: IngestResult | N
         and shard.exists()
     ):
         return replace(previous, reused=True, seconds=time.perf_counter() - started)
-    quarantine = quarantine_path(settings, source_file)
+    quarantine = settings.layout.raw_quarantine(source_file)
     skipped: Counter[str] = Counter()
     quarantined: Counter[str] = Counter()
     kept = replaced = 0
@@ -163,7 +135,7 @@ def ingest_file(settings: Settings, source_file: str, previous: IngestResult | N
     if input_bytes == 0:
         quarantined["empty_file"] += 1
         bad.append(Quarantined.of("file", "empty_file", "the input file has no bytes"))
-    with atomic_path(shard) as tmp, fsspec.open(url, "rb") as raw:
+    with atomic_path(shard) as tmp, root.open(source_file) as raw:
         writer = _ShardWriter(tmp, DOCUMENT_SCHEMA)
         events = reader.read(inflate_chunks(raw)) if input_bytes else iter(())
         for event in events:

@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from dedup.catalog import refresh_views, register_layer
 from dedup.cleaning import clean_source, raw_shards
-from dedup.config import SOURCES, CleanConfig
-from dedup.decontaminate import evaluation_texts
 from dedup.deduplication import clean_shards, deduplicate
 from dedup.pretrain import build_pretrain
-from dedup.stats import LayerStats, conservation_problems, record_stats
-from pipelines.resources import CatalogResource
-from pipelines.settings import Settings
+from dedup.stats import LayerStats, conservation_problems, read_stage_stats, record_stats
+from foundation.catalog import connect, refresh_views, register_layer
+from foundation.layout import SOURCES
+from foundation.settings import CleanConfig, Settings
 
 
 @dataclass
@@ -57,52 +55,50 @@ def _finish(
     run.problems = conservation_problems(steps, run.rows_in)
     if steps.docs_out != run.rows_out:
         run.problems.append(f"writer wrote {steps.docs_out} documents, the shards hold {run.rows_out}")
-    with CatalogResource(path=str(settings.catalog_path)).connect() as con:
+    with connect(settings.layout.catalog_path) as con:
         record_stats(con, table, stats)
-        refresh_views(con, settings)
-        register_layer(con, f"excluded_{stats.layer}", settings.layer_dir(f"excluded/{stats.layer}"))
+        refresh_views(con, settings.layout)
+        register_layer(con, f"excluded_{stats.layer}", settings.layout.excluded_dir(stats.layer))
     return run
 
 
 def run_clean(source: str, settings: Settings, config: CleanConfig) -> LayerRun:
     inputs = raw_shards(settings, source)
     stats = clean_source(source, settings, config)
-    return _finish(settings, stats, "filter_stats", inputs, settings.layer_dir(f"clean/{source}"), stats)
+    return _finish(settings, stats, "filter_stats", inputs, settings.layout.clean_dir(source), stats)
 
 
-def run_dedup(settings: Settings, config: CleanConfig, eval_texts: list[str] | None = None) -> LayerRun:
-    """Dedups the clean layer; decontaminates against ``eval_texts`` (default: the datasets')."""
+def run_dedup(settings: Settings, config: CleanConfig, evaluation_texts: list[str]) -> LayerRun:
+    """Dedups the clean layer and drops documents sharing an n-gram with ``evaluation_texts``
+    (the datasets' validation and test texts: ``labeling.datasets.evaluation_texts``)."""
     inputs = clean_shards(settings)
-    texts = evaluation_texts(settings) if eval_texts is None else eval_texts
-    stats = deduplicate(settings, config, texts)
+    stats = deduplicate(settings, config, evaluation_texts)
     last_stage = LayerStats(stats.layer, [s for s in stats.steps if s.name.startswith("filter:")])
-    return _finish(settings, stats, "dedup_stats", inputs, settings.layer_dir("deduped"), last_stage)
+    return _finish(settings, stats, "dedup_stats", inputs, settings.layout.deduped_dir, last_stage)
 
 
 def run_pretrain(settings: Settings, config: CleanConfig) -> LayerRun:
-    inputs = sorted(settings.layer_dir("deduped").glob("*.parquet"))
+    inputs = sorted(settings.layout.deduped_dir.glob("*.parquet"))
     stats = build_pretrain(settings, config)
-    return _finish(settings, stats, "dedup_stats", inputs, settings.layer_dir("pretrain"), stats)
+    return _finish(settings, stats, "dedup_stats", inputs, settings.layout.pretrain_dir, stats)
 
 
 def raw_to_deduped_problems(settings: Settings, dedup_run: LayerRun) -> list[str]:
     """Count conservation across layers: every raw row is kept or dropped with a reason in its
     clean layer (checked from that run's recorded step statistics), every clean row reaches dedup,
     and every dedup input is kept or dropped with a reason."""
-    from dedup.cleaning import layer_logs
-    from dedup.stats import read_stage_stats
 
     problems = list(dedup_run.problems)
     clean_rows = 0
     for source in SOURCES:
-        logs = layer_logs(settings, f"clean_{source}")
+        logs = settings.layout.stage_logs(f"clean_{source}")
         if not logs.exists():
             problems.append(f"clean_{source}: no run statistics in {logs}")
             continue
         stats = read_stage_stats(f"clean_{source}", logs)
         rows_in = count_rows(raw_shards(settings, source))
         problems += [f"clean_{source}: {p}" for p in conservation_problems(stats, rows_in)]
-        clean_rows += count_rows(sorted(settings.layer_dir(f"clean/{source}").glob("*.parquet")))
+        clean_rows += count_rows(sorted(settings.layout.clean_dir(source).glob("*.parquet")))
     if clean_rows != dedup_run.rows_in:
         problems.append(f"clean layers hold {clean_rows} documents, dedup read {dedup_run.rows_in}")
     return problems

@@ -27,8 +27,8 @@ from pathlib import Path
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from dedup.atomic import atomic_path
-from pipelines.settings import Settings
+from foundation.atomic import atomic_path
+from foundation.settings import Settings
 
 MANIFEST_PATH = Path(__file__).with_name("sample_manifest.tsv")
 COLUMNS = ("path", "bytes", "sha256", "licence", "upstream_url")

@@ -17,7 +17,7 @@ from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignatur
 from datatrove.utils.binaryio import read_tuples_from_file
 from datatrove.utils.text import simplify_text
 
-from dedup.config import CleanConfig
+from foundation.settings import CleanConfig
 
 _DIGITS = re.compile(r"\d+")
 _COMBINING_MARKS = re.compile(r"[\u0300-\u036f]")

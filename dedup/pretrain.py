@@ -13,11 +13,10 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from dedup.cleaning import Exclusions, swap_into_place
-from dedup.config import CleanConfig
 from dedup.documents import DocumentReader, DocumentWriter
 from dedup.executors import Stage, run_stages
 from dedup.stats import LayerStats, read_stage_stats
-from pipelines.settings import Settings
+from foundation.settings import CleanConfig, Settings
 
 # Bookkeeping that the training side never reads.
 TRIMMED_KEYS = ("turns", "comment_ids", "duplicate_count", "profanity_ratio", "filter_reason")
@@ -36,11 +35,11 @@ class PretrainText(BaseFilter):
 
 
 def build_pretrain(settings: Settings, config: CleanConfig) -> LayerStats:
-    deduped = settings.layer_dir("deduped")
+    deduped = settings.layout.deduped_dir
     shards = sorted(deduped.glob("*.parquet"))
     if not shards:
         raise FileNotFoundError(f"no deduped shards in {deduped}: materialize deduped_corpus first")
-    work = settings.layer_dir("work/pretrain_corpus")
+    work = settings.layout.work_dir("pretrain_corpus")
     shutil.rmtree(work, ignore_errors=True)
     excluded = Exclusions(work / "excluded")
     stage = Stage(
@@ -56,6 +55,6 @@ def build_pretrain(settings: Settings, config: CleanConfig) -> LayerStats:
     )
     run_stages([stage], config)
     stats = read_stage_stats(stage.name, stage.logging_dir)
-    swap_into_place(work / "output", settings.layer_dir("pretrain"))
-    swap_into_place(work / "excluded", settings.layer_dir("excluded/pretrain_corpus"))
+    swap_into_place(work / "output", settings.layout.pretrain_dir)
+    swap_into_place(work / "excluded", settings.layout.excluded_dir("pretrain_corpus"))
     return stats

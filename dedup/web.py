@@ -19,7 +19,7 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils._import_utils import ASSETS_PATH
 from huggingface_hub import cached_assets_path
 
-from dedup.atomic import atomic_path
+from foundation.atomic import atomic_path
 
 _MARKUP = re.compile(r"<\s*(!doctype|html|head|body|div|p|span|a|table|meta|script|title)\b", re.I)
 _SNIFF_CHARS = 10_000

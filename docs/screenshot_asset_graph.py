@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.settings import PROJECT_ROOT  # noqa: E402
+from foundation.settings import PROJECT_ROOT  # noqa: E402
 from pipelines.webserver import running_webserver  # noqa: E402
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from foundation.settings import Settings
 from labeling.build import write_baseline, write_emotion_dataset, write_personality_dataset
 from labeling.emotion_dataset import EmotionOptions
-from labeling.licences import EXCLUDE_NONCOMMERCIAL_ENV, exclude_noncommercial_default
+from labeling.licences import EXCLUDE_NONCOMMERCIAL_ENV
 from labeling.personality import PersonalityOptions
-from pipelines.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--exclude-noncommercial",
         action="store_true",
-        default=exclude_noncommercial_default(),
+        default=Settings.from_env().exclude_noncommercial,
         help=f"keep only sources cleared for commercial use (default: ${EXCLUDE_NONCOMMERCIAL_ENV})",
     )
     args = parser.parse_args(argv)

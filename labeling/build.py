@@ -10,15 +10,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from dedup.atomic import write_text_atomic
+from foundation.atomic import write_text_atomic
+from foundation.settings import Settings
 from labeling.baseline import train_and_score
 from labeling.cards import emotion_card, personality_card
 from labeling.checks import CheckOutcome, run_checks
-from labeling.datasets import baseline_path, dataset_dir, read_split, write_quarantine, write_splits
+from labeling.datasets import read_split, write_quarantine, write_splits
 from labeling.emotion_dataset import EmotionBuild, EmotionOptions, build_emotion_dataset
 from labeling.personality import PersonalityBuild, PersonalityOptions, build_personality_dataset
 from labeling.splits import SPLITS
-from pipelines.settings import Settings
 
 
 @dataclass
@@ -42,7 +42,7 @@ def _write(settings: Settings, name: str, build, card_for) -> WrittenDataset:
     quarantine_path = write_quarantine(settings, name, build.quarantine.records, build.input_sha256)
     sizes = {split: build.tables[split].num_rows for split in SPLITS}
     card = card_for(sizes)
-    card_path = write_text_atomic(card, dataset_dir(settings, name) / "CARD.md")
+    card_path = write_text_atomic(card, settings.layout.dataset_dir(name) / "CARD.md")
     checks = run_checks(settings, name)
     return WrittenDataset(name, build, sizes, paths, quarantine_path, card, card_path, checks)
 
@@ -72,4 +72,4 @@ def write_baseline(settings: Settings) -> tuple[dict, Path]:
     figures = train_and_score(
         read_split(settings, "emotion", "train"), read_split(settings, "emotion", "test")
     )
-    return figures, write_text_atomic(json.dumps(figures, indent=2), baseline_path(settings))
+    return figures, write_text_atomic(json.dumps(figures, indent=2), settings.layout.baseline_path)

@@ -10,12 +10,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from foundation.settings import Settings
 from labeling.chat_format import Turn
 from labeling.datasets import personality_conversations, read_split
 from labeling.emotions import EMOTIONS
 from labeling.personality import CATEGORIES, conversation_text
 from labeling.splits import SPLITS, text_key
-from pipelines.settings import Settings
 
 # Label-distribution bounds: every label present, none swamping the rest.
 MIN_LABEL_SHARE, MAX_LABEL_SHARE = 0.005, 0.45

@@ -6,7 +6,6 @@ conservative reading of ``ROSIE_EXCLUDE_NONCOMMERCIAL``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 EXCLUDE_NONCOMMERCIAL_ENV = "ROSIE_EXCLUDE_NONCOMMERCIAL"
@@ -35,11 +34,6 @@ SOURCES: dict[str, SourceLicence] = {
 
 def licence_of(source: str) -> str:
     return SOURCES[source].licence
-
-
-def exclude_noncommercial_default() -> bool:
-    """The environment setting: ``ROSIE_EXCLUDE_NONCOMMERCIAL=1`` keeps commercial-use sources only."""
-    return os.environ.get(EXCLUDE_NONCOMMERCIAL_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def allowed_sources(exclude_noncommercial: bool) -> set[str]:

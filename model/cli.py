@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from foundation.data_root import DataRoot
+from foundation.layout import ModelFiles
+from foundation.settings import Settings
 from labeling.chat_format import Turn
 from labeling.special_tokens import ACTIONS
-from pipelines.settings import Settings
 
 CHAT_HELP = (
     "commands: /reset (new session), /history, /action <name> (one of: " + ", ".join(ACTIONS) + "), /quit"
@@ -32,9 +33,7 @@ CHAT_HELP = (
 
 
 def default_history_db() -> Path:
-    return Path(
-        os.environ.get("ROSIE_HISTORY_DB") or Settings.from_env().artifacts_dir / "conversations.sqlite"
-    )
+    return Settings.from_env().history_path
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +72,7 @@ def open_service(args: argparse.Namespace, **service_kwargs):
         seed=args.seed,
     )
     model_dir = args.model_dir or Settings.from_env().model_dir
-    if not (model_dir / "config.json").exists():
+    if not ModelFiles(model_dir).config_path.exists():
         raise SystemExit(
             f"no model at {model_dir}: train one (make demo), set ROSIE_MODEL_DIR, pass --model-dir, "
             "or write an untrained one with `rosie untrained-model --out DIR`"
@@ -178,9 +177,12 @@ def sample_texts(data_root: str, limit: int = 2000) -> list[str]:
     """Short dialogue lines from the sample chit-chat corpus (tokenizer training for untrained models)."""
     import yaml
 
+    root = DataRoot(data_root)
     texts: list[str] = []
-    for path in sorted(Path(data_root, "chitchat", "chatterbot_corpus_english").glob("*.yml")):
-        for conversation in yaml.safe_load(path.read_text(encoding="utf-8")).get("conversations") or []:
+    folder = "chitchat/chatterbot_corpus_english"
+    for path in root.list(folder, ".yml") if root.exists(folder) else []:
+        document = yaml.safe_load(root.read_bytes(path).decode("utf-8")) or {}
+        for conversation in document.get("conversations") or []:
             texts.extend(str(line) for line in conversation)
     if not texts:
         raise SystemExit(

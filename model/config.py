@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dedup.atomic import write_text_atomic
+from foundation.atomic import write_text_atomic
 from labeling.emotions import EMOTIONS
 
 

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from foundation.hashing import file_sha256
 from labeling.chat_format import Turn
 from labeling.special_tokens import END_OF_TEXT, END_OF_TURN
 from model.tokenizer import RosieTokenizer
@@ -50,14 +51,6 @@ NO_EMOTION = -1  # emotion targets the emotion-head loss skips
 def token_dtype(vocab_size: int) -> np.dtype:
     """The smallest unsigned type that holds every id: halves the memory of the usual int32."""
     return np.dtype(np.uint16) if vocab_size <= 2**16 else np.dtype(np.uint32)
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class TokenShardWriter:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from dedup.atomic import write_text_atomic
+from foundation.atomic import write_text_atomic
 from labeling.chat_format import Turn, render
 from labeling.emotions import EMOTION_TO_ID, EMOTIONS
 from labeling.special_tokens import END_OF_TEXT, PAD, SPECIAL_TOKENS, emotion_token, role_token

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import fsspec
 import pyarrow.parquet as pq
 
-from dedup.ingest import file_sha256
-from pipelines.settings import Settings
+from foundation.data_root import DataRoot
+from foundation.hashing import file_sha256
+from foundation.settings import Settings
 
 HOLD_OUT_EVERY = 50  # 2% of documents never reach the trainer
 HELD_OUT_MAX_CHARS = 2_000_000  # enough for a stable bytes/token figure
@@ -62,17 +62,12 @@ class CorpusStats:
 
 
 def pretrain_files(settings: Settings) -> list[Path]:
-    return sorted(settings.layer_dir("pretrain").glob("*.parquet"))
-
-
-def dataset_train_file(settings: Settings, dataset: str) -> Path:
-    """Only the training split: validation/test texts stay unseen by every trained artifact."""
-    return settings.layer_dir(f"datasets/{dataset}") / "train.parquet"
+    return sorted(settings.layout.pretrain_dir.glob("*.parquet"))
 
 
 def _parquet_values(path: Path, column: str, source: str, stats: CorpusStats) -> Iterator[tuple[int, str]]:
     """(row, value) of a column; null or empty values are counted as filtered, never silently dropped."""
-    stats.input_sha256[str(path)] = file_sha256(str(path))[0]
+    stats.input_sha256[str(path)] = file_sha256(path)
     position = 0
     for batch in pq.ParquetFile(path).iter_batches(columns=[column], batch_size=4096):
         for value in batch.column(0).to_pylist():
@@ -100,7 +95,7 @@ def pretrain_texts(settings: Settings, stats: CorpusStats) -> Iterator[str]:
 
 def dataset_texts(settings: Settings, stats: CorpusStats) -> Iterator[str]:
     """Turn texts of the personality dataset and texts of the emotion dataset, train splits only."""
-    personality = dataset_train_file(settings, "personality")
+    personality = settings.layout.split_path("personality", "train")
     if personality.exists():
         for position, turns_json in _parquet_values(personality, "turns", "personality", stats):
             try:
@@ -109,17 +104,17 @@ def dataset_texts(settings: Settings, stats: CorpusStats) -> Iterator[str]:
                 stats.quarantine("personality", personality, position, error, turns_json)
                 continue
             yield from (t for t in texts if stats.keep("personality", t))
-    emotion = dataset_train_file(settings, "emotion")
+    emotion = settings.layout.split_path("emotion", "train")
     if emotion.exists():
         yield from _texts(emotion, "text", "emotion", stats)
 
 
 def sample_corpus(data_root: str, stats: CorpusStats) -> Iterator[str]:
     """Paragraphs of the raw sample books: the stand-in until ``pretrain_corpus`` is materialized."""
-    fs, root = fsspec.core.url_to_fs(data_root)
-    for path in sorted(fs.glob(f"{root}/{SAMPLE_BOOKS}/*.txt")):
-        raw = fs.cat_file(path)
-        stats.input_sha256[path] = hashlib.sha256(raw).hexdigest()
+    root = DataRoot(data_root)
+    for path in root.list(SAMPLE_BOOKS, ".txt"):
+        raw = root.read_bytes(path)
+        stats.input_sha256[root.url(path)] = hashlib.sha256(raw).hexdigest()
         text = raw.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
         for paragraph in paragraphs(text):
             stats.records_in += 1

@@ -44,6 +44,8 @@ from typing import Any
 
 import torch
 
+from foundation.hashing import file_sha256
+from foundation.settings import PROJECT_ROOT, Settings
 from model.config import ModelConfig
 from model.ds_config import deepspeed_config, select_precision
 from model.evaluate import emotion_scores, lm_loss
@@ -52,37 +54,16 @@ from model.token_shards import (
     MixtureSampler,
     ShardSampler,
     TokenShard,
-    file_sha256,
     rank_positions,
     shard_content_hash,
 )
 from model.tokenizer import RosieTokenizer
 from model.train_config import PHASE_INIT, PHASE_TOKENS, PHASE_WEIGHTS, PHASES, PhaseConfig, TrainConfig
-from model.weights import CONFIG_FILE, TOKENIZER_DIR, WEIGHTS_DIR, load_weights, save_weights
-from pipelines.settings import PROJECT_ROOT, Settings
+from model.weights import load_weights, save_weights
 
 log = logging.getLogger("rosie.train")
 
-CHECKPOINTS_DIR = "checkpoints"
-LOGS_DIR = "logs"
 RUN_FILE = "run.json"  # the fingerprint of the run a checkpoint folder belongs to
-
-
-def tokens_dir(settings: Settings, name: str) -> Path:
-    """Where the ``<name>_tokens`` asset writes its shards (``pretrain``, ``personality``, ``emotion``)."""
-    return settings.artifacts_dir / "tokens" / name
-
-
-def weights_path(settings: Settings, phase: str) -> Path:
-    return settings.model_dir / WEIGHTS_DIR / f"{PHASE_WEIGHTS[phase]}.pth"
-
-
-def checkpoint_dir(settings: Settings, phase: str) -> Path:
-    return settings.model_dir / CHECKPOINTS_DIR / phase
-
-
-def loss_curve_path(settings: Settings, phase: str) -> Path:
-    return settings.model_dir / LOGS_DIR / f"{phase}_loss.png"
 
 
 # --- distributed setup ---------------------------------------------------------------------------
@@ -247,7 +228,7 @@ def resolve_model_config(
 ) -> ModelConfig:
     """Phase 1 fixes the architecture (preset + overrides, vocabulary from the tokenizer) in
     ``config.json``; later phases read it back so their weights always fit."""
-    config_path = settings.model_dir / CONFIG_FILE
+    config_path = settings.layout.model.config_path
     if phase == "base":
         config = ModelConfig.from_preset(
             train.preset, **{**train.model_overrides, "vocab_size": tokenizer.vocab_size}
@@ -268,13 +249,16 @@ def build_sampler(run: PhaseRun) -> ShardSampler | MixtureSampler:
     pad_id = run.tokenizer.token_id("<|pad|>")
     seed = run.train.seed + PHASES.index(run.phase) * 1000
     main = ShardSampler(
-        TokenShard(tokens_dir(run.settings, PHASE_TOKENS[run.phase]) / "train"), run.block_size, seed, pad_id
+        TokenShard(run.settings.layout.tokens_dir(PHASE_TOKENS[run.phase]) / "train"),
+        run.block_size,
+        seed,
+        pad_id,
     )
     mix = run.settings_of_phase.personality_mix
     if mix <= 0:
         return main
     voice = ShardSampler(
-        TokenShard(tokens_dir(run.settings, "personality") / "train"), run.block_size, seed + 1, pad_id
+        TokenShard(run.settings.layout.tokens_dir("personality") / "train"), run.block_size, seed + 1, pad_id
     )
     return MixtureSampler([main, voice], [1.0 - mix, mix], seed + 2)
 
@@ -284,10 +268,10 @@ def phase_shards(run: PhaseRun) -> dict[str, Path]:
         {"personality"} if run.settings_of_phase.personality_mix > 0 else set()
     )
     return {
-        f"{name}/{split}": tokens_dir(run.settings, name) / split
+        f"{name}/{split}": run.settings.layout.tokens_dir(name) / split
         for name in sorted(names)
         for split in ("train", "validation")
-        if (tokens_dir(run.settings, name) / split / "meta.json").exists()
+        if (run.settings.layout.tokens_dir(name) / split / "meta.json").exists()
     }
 
 
@@ -318,7 +302,7 @@ class Reporter:
         from tqdm import tqdm
 
         self.pipes = pipes
-        self.writer = SummaryWriter(str(run.settings.model_dir / LOGS_DIR / run.phase))
+        self.writer = SummaryWriter(str(run.settings.layout.model.tensorboard_dir(run.phase)))
         self.bar = tqdm(
             total=run.settings_of_phase.max_steps,
             initial=start_step,
@@ -376,7 +360,7 @@ def evaluate(run: PhaseRun, model: torch.nn.Module) -> dict[str, float]:
     pad_id = run.tokenizer.token_id("<|pad|>")
     batch_size = settings.micro_batch_size
     results: dict[str, float] = {}
-    validation = tokens_dir(run.settings, PHASE_TOKENS[run.phase]) / "validation"
+    validation = run.settings.layout.tokens_dir(PHASE_TOKENS[run.phase]) / "validation"
     was_training = model.training
     model.eval()
     try:
@@ -404,7 +388,7 @@ def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
 
     settings = run.settings_of_phase
     init = PHASE_INIT[run.phase]
-    init_path = weights_path(run.settings, init) if init else None
+    init_path = run.settings.layout.model.weights_path(PHASE_WEIGHTS[init]) if init else None
     torch.manual_seed(run.train.seed + run.rank)
     model = RosieGPT(run.config)
     if init_path is not None:
@@ -418,7 +402,7 @@ def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
         model=model, model_parameters=parameter_groups(model, run.train), config=ds_config
     )
 
-    ckpt_dir = checkpoint_dir(run.settings, run.phase)
+    ckpt_dir = run.settings.layout.model.checkpoint_dir(run.phase)
     run_fingerprint = fingerprint(run, init_path)
     state = resume(engine, ckpt_dir, run_fingerprint, run)
     start_step = state.get("step", 0)
@@ -646,7 +630,7 @@ def write_outputs(
     settings = run.settings_of_phase
     model = RosieGPT(dataclasses.replace(run.config, gradient_checkpointing=False))
     model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)
-    model.config.save_json(run.settings.model_dir / CONFIG_FILE)
+    model.config.save_json(run.settings.layout.model.config_path)
     final = evals[-1] if evals else {}
     recent = history[-min(len(history), 10) :]
     metrics = {
@@ -673,9 +657,9 @@ def write_outputs(
         "metrics": metrics,
         **extra,
     }
-    path = save_weights(model, weights_path(run.settings, run.phase), manifest)
+    path = save_weights(model, run.settings.layout.model.weights_path(PHASE_WEIGHTS[run.phase]), manifest)
     png = loss_curve_png(history, evals, f"phase {run.phase} ({run.config.n_layer}x{run.config.n_embd})")
-    curve = loss_curve_path(run.settings, run.phase)
+    curve = run.settings.layout.model.loss_curve_path(run.phase)
     curve.parent.mkdir(parents=True, exist_ok=True)
     curve.write_bytes(png)
     return {
@@ -734,9 +718,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.environ.setdefault("DS_ACCELERATOR", "cpu" if not torch.cuda.is_available() else "cuda")
     settings = Settings.from_env()
-    train = TrainConfig.load_json(args.config) if args.config else TrainConfig.from_env(settings.preset)
+    train = TrainConfig.load_json(args.config) if args.config else TrainConfig.from_settings(settings)
     rank, world, local_rank = init_distributed()
-    tokenizer = RosieTokenizer.load(settings.model_dir / TOKENIZER_DIR)
+    tokenizer = RosieTokenizer.load(settings.layout.model.tokenizer_dir)
     with dagster_pipes(rank) as pipes:
         lineage = json.loads(Path(args.lineage).read_text()) if args.lineage else {}
         if pipes is not None:

@@ -17,12 +17,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from foundation.settings import Settings
+
 PHASES: tuple[str, ...] = ("base", "personality", "emotion")
 # What each phase writes, what it starts from, and which token shards it reads.
 PHASE_WEIGHTS: dict[str, str] = {"base": "base", "personality": "personality", "emotion": "final"}
 PHASE_INIT: dict[str, str | None] = {"base": None, "personality": "base", "emotion": "personality"}
 PHASE_TOKENS: dict[str, str] = {"base": "pretrain", "personality": "personality", "emotion": "emotion"}
-OVERRIDES_ENV = "ROSIE_TRAIN_OVERRIDES"
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,9 @@ class TrainConfig:
         return replace(self, **changes, phases=phases)
 
     @classmethod
-    def from_env(cls, preset: str) -> TrainConfig:
-        """The preset plus any overrides from ``ROSIE_TRAIN_OVERRIDES``."""
-        config = cls.from_preset(preset)
-        raw = os.environ.get(OVERRIDES_ENV, "").strip()
-        if not raw:
-            return config
-        text = raw if raw.startswith("{") else Path(raw).read_text()
-        return config.with_overrides(json.loads(text))
+    def from_settings(cls, settings: Settings) -> TrainConfig:
+        """The ``ROSIE_PRESET`` preset plus any ``ROSIE_TRAIN_OVERRIDES``."""
+        return cls.from_preset(settings.preset).with_overrides(settings.train_overrides)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,15 +14,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from dedup.atomic import atomic_path, write_text_atomic
-from dedup.ingest import file_sha256
+from foundation.atomic import atomic_path, write_text_atomic
+from foundation.hashing import file_sha256
+from foundation.layout import ModelFiles
 from model.config import ModelConfig
 from model.gpt import RosieGPT
 from model.tokenizer import RosieTokenizer
-
-CONFIG_FILE = "config.json"
-TOKENIZER_DIR = "tokenizer"
-WEIGHTS_DIR = "weights"
 
 
 def manifest_path(weights_path: str | os.PathLike) -> Path:
@@ -46,9 +43,9 @@ def save_weights(model: RosieGPT, path: str | os.PathLike, manifest: dict | None
     record = {
         **(manifest or {}),
         "weights": path.name,
-        "sha256": file_sha256(str(path))[0],
+        "sha256": file_sha256(path),
         "safetensors": safetensors_path.name,
-        "safetensors_sha256": file_sha256(str(safetensors_path))[0],
+        "safetensors_sha256": file_sha256(safetensors_path),
         "config": model.config.to_dict(),
         "parameters": model.num_parameters(),
     }
@@ -78,15 +75,15 @@ def load_model(model_dir: str | os.PathLike,
 
     The model comes back in eval mode on CPU.
     """
-    model_dir = Path(model_dir)
-    config = ModelConfig.load_json(model_dir / CONFIG_FILE)
-    tokenizer = RosieTokenizer.load(model_dir / TOKENIZER_DIR)
+    files = ModelFiles(Path(model_dir))
+    config = ModelConfig.load_json(files.config_path)
+    tokenizer = RosieTokenizer.load(files.tokenizer_dir)
     if tokenizer.vocab_size > config.vocab_size:
         raise ValueError(
-            f"tokenizer in {model_dir / TOKENIZER_DIR} has {tokenizer.vocab_size} tokens but the model "
+            f"tokenizer in {files.tokenizer_dir} has {tokenizer.vocab_size} tokens but the model "
             f"only {config.vocab_size}: the two come from different runs"
         )
-    weights_path = Path(weights) if Path(weights).suffix else model_dir / WEIGHTS_DIR / f"{weights}.pth"
+    weights_path = Path(weights) if Path(weights).suffix else files.weights_path(weights)
     model = load_weights(RosieGPT(config), weights_path)
     model.eval()
     return model, tokenizer, config

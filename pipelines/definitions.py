@@ -1,47 +1,39 @@
-"""The one Definitions object: every asset, check, job, schedule, sensor and resource.
+"""The one Definitions object: every asset, check, job, schedule, sensor and resource, listed here.
 
-Each module in ``assets/`` is one asset group. Besides its assets and checks, a module may export
-``JOBS``, ``SCHEDULES`` and ``SENSORS`` lists; they are collected here, so adding a group never
-means editing this file.
+Adding an asset group means adding its module to ``ASSET_MODULES``; jobs, schedules, sensors and
+resources are listed by name below.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from types import ModuleType
+from dagster import (
+    Definitions,
+    PipesSubprocessClient,
+    load_asset_checks_from_modules,
+    load_assets_from_modules,
+)
 
-from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
+from assets import clean, datasets, dedup, evaluation, ingest, tokenizer, training
+from foundation.settings import Settings
+from pipelines.jobs import data_refresh, ingest_files, phase1, phase2, phase3, rosie_main
+from pipelines.resources import CatalogResource, CleaningResource, StorageResource
+from pipelines.schedules import data_refresh_schedule, new_source_files_sensor
 
-import assets
-from pipelines.resources import CatalogResource, StorageResource
+ASSET_MODULES = [ingest, clean, dedup, datasets, tokenizer, training, evaluation]
 
-
-def asset_modules() -> list[ModuleType]:
-    """Every module of the ``assets`` package, in name order."""
-    names = sorted(m.name for m in pkgutil.iter_modules(assets.__path__) if not m.name.startswith("_"))
-    return [importlib.import_module(f"assets.{name}") for name in names]
-
-
-def _collect(modules: list[ModuleType], attribute: str) -> list:
-    return [item for module in modules for item in getattr(module, attribute, [])]
-
-
-def resources(modules: list[ModuleType]) -> dict:
-    """Resources keyed by the names assets ask for; extended by modules exporting ``RESOURCES``."""
-    extra: dict = {}
-    for module in modules:
-        extra.update(getattr(module, "RESOURCES", {}))
-    return {"storage": StorageResource(), "catalog": CatalogResource(), **extra}
-
-
-_MODULES = asset_modules()
+_settings = Settings.from_env()  # what the schedule and sensor are defined with (cron, interval, on/off)
+_storage = StorageResource()
 
 defs = Definitions(
-    assets=load_assets_from_modules(_MODULES),
-    asset_checks=load_asset_checks_from_modules(_MODULES),
-    jobs=_collect(_MODULES, "JOBS"),
-    schedules=_collect(_MODULES, "SCHEDULES"),
-    sensors=_collect(_MODULES, "SENSORS"),
-    resources=resources(_MODULES),
+    assets=load_assets_from_modules(ASSET_MODULES),
+    asset_checks=load_asset_checks_from_modules(ASSET_MODULES),
+    jobs=[data_refresh, ingest_files, phase1, phase2, phase3, rosie_main],
+    schedules=[data_refresh_schedule(_settings)],
+    sensors=[new_source_files_sensor(_settings)],
+    resources={
+        "storage": _storage,
+        "catalog": CatalogResource(storage=_storage),
+        "cleaning": CleaningResource(),
+        "training_launcher": PipesSubprocessClient(),
+    },
 )

@@ -1,57 +1,53 @@
-"""Dagster resources, environment-driven. Assets receive these instead of reading env vars themselves."""
+"""Dagster resources, environment-driven: a field left unset takes its ``ROSIE_*`` variable when the
+run starts (docs/settings.md), and the UI's launchpad can set any field for one run."""
 
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import duckdb
 from dagster import ConfigurableResource
 
-from pipelines.settings import Settings
-
-_DEFAULTS = Settings.from_env()
+from foundation.catalog import connect
+from foundation.settings import CleanConfig, Settings
 
 
 class StorageResource(ConfigurableResource):
-    """Where raw inputs live (any fsspec URL) and where produced artifacts and models go."""
+    """Where raw inputs live (any fsspec URL), where artifacts and models go, and the model preset."""
 
-    data_root: str = _DEFAULTS.data_root
-    artifacts_dir: str = str(_DEFAULTS.artifacts_dir)
-    model_dir: str = str(_DEFAULTS.model_dir)
+    data_root: str | None = None
+    artifacts_dir: str | None = None
+    model_dir: str | None = None
+    preset: str | None = None
 
     @property
     def settings(self) -> Settings:
-        return Settings(
+        return Settings.from_env(
             data_root=self.data_root,
-            artifacts_dir=Path(self.artifacts_dir),
-            model_dir=Path(self.model_dir),
-            preset=_DEFAULTS.preset,
+            artifacts_dir=self.artifacts_dir,
+            model_dir=self.model_dir,
+            preset=self.preset,
         )
 
 
 class CatalogResource(ConfigurableResource):
-    """The DuckDB catalog file: one view per layer over its Parquet shards, plus statistics tables."""
+    """The DuckDB catalog of the storage's artifacts: one view per layer, plus statistics tables."""
 
-    path: str = str(_DEFAULTS.catalog_path)
+    storage: StorageResource
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = _connect_with_retry(self.path)
-        try:
+        with connect(self.storage.settings.layout.catalog_path) as con:
             yield con
-        finally:
-            con.close()
 
 
-def _connect_with_retry(path: str, attempts: int = 60, wait_s: float = 0.5) -> duckdb.DuckDBPyConnection:
-    """DuckDB lets one process write a file at a time; parallel Dagster steps wait their turn."""
-    for _ in range(attempts - 1):
-        try:
-            return duckdb.connect(path)
-        except duckdb.IOException:
-            time.sleep(wait_s)
-    return duckdb.connect(path)  # the last attempt raises the lock error to the caller
+class CleaningResource(ConfigurableResource):
+    """Execution and language settings of the cleaning and dedup pipelines (``ROSIE_CLEAN_*``)."""
+
+    executor: str | None = None
+    workers: int | None = None
+    language: str | None = None
+
+    def config(self) -> CleanConfig:
+        return CleanConfig.from_env(executor=self.executor, workers=self.workers, language=self.language)

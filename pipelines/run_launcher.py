@@ -13,10 +13,9 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from dagster import DagsterRunStatus
-from dagster._core.launcher import LaunchRunContext
-from dagster._core.launcher.default_run_launcher import DefaultRunLauncher
+from dagster import DagsterRunStatus, DefaultRunLauncher
 
 POLL_S = 1.0
 
@@ -31,10 +30,12 @@ def launched_from_cli(argv: list[str] | None = None) -> bool:
     return Path(argv[0]).name == "dagster" and argv[1:3] == ["job", "launch"]
 
 
+# Kept because OSS ``dagster job launch`` has no way to wait for its run (``--wait`` exists only in
+# dagster-cloud's CLI); it subclasses the public ``dagster.DefaultRunLauncher``.
 class CliWaitingRunLauncher(DefaultRunLauncher):
     """``DefaultRunLauncher`` that blocks ``dagster job launch`` until the run ends."""
 
-    def launch_run(self, context: LaunchRunContext) -> None:
+    def launch_run(self, context: Any) -> None:  # dagster's LaunchRunContext (not exported)
         super().launch_run(context)
         if launched_from_cli():
             wait_for_run(self._instance, context.dagster_run.run_id)

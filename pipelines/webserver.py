@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from pipelines.settings import PROJECT_ROOT
+from foundation.settings import PROJECT_ROOT
 
 ASSET_GRAPH_QUERY = "{ assetNodes { assetKey { path } groupName isPartitioned dependencyKeys { path } } }"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import Settings
+from foundation.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import dagster as dg
 import httpx
 import pytest
 
-from pipelines.settings import PROJECT_ROOT
+from foundation.settings import PROJECT_ROOT
 from pipelines.webserver import ASSET_GRAPH_QUERY, graphql, running_webserver
 
 BIN = Path(sys.executable).parent

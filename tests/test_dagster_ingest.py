@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import dagster as dg
@@ -10,8 +9,10 @@ import duckdb
 import pytest
 
 from assets.ingest import raw_books, raw_reddit, raw_web
-from pipelines.data_refresh import SOURCE_FILES, new_source_files
+from foundation.settings import Settings
+from pipelines.partitions import SOURCE_FILES
 from pipelines.resources import CatalogResource, StorageResource
+from pipelines.schedules import data_refresh_schedule, new_source_files_sensor
 
 SUBSET = [
     "web/warcio/example.warc.gz",
@@ -34,13 +35,10 @@ def small_root(tmp_path: Path, data_root: Path) -> Path:
 
 
 def resources(root: Path, tmp_path: Path) -> dict:
-    artifacts = tmp_path / "artifacts"
-    return {
-        "storage": StorageResource(
-            data_root=str(root), artifacts_dir=str(artifacts), model_dir=str(tmp_path / "m")
-        ),
-        "catalog": CatalogResource(path=str(artifacts / "catalog.duckdb")),
-    }
+    storage = StorageResource(
+        data_root=str(root), artifacts_dir=str(tmp_path / "artifacts"), model_dir=str(tmp_path / "m")
+    )
+    return {"storage": storage, "catalog": CatalogResource(storage=storage)}
 
 
 def test_unpartitioned_materialization_ingests_every_file(small_root, tmp_path):
@@ -90,17 +88,18 @@ def test_one_partition_ingests_one_file(small_root, tmp_path):
 def test_sensor_requests_ingestion_of_new_files_only(small_root, tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     storage = resources(small_root, tmp_path)["storage"]
-    first = new_source_files(dg.build_sensor_context(instance=instance, resources={"storage": storage}))
+    sensor = new_source_files_sensor(Settings.from_env())
+    first = sensor(dg.build_sensor_context(instance=instance, resources={"storage": storage}))
     assert sorted(r.partition_key for r in first.run_requests) == sorted(SUBSET)
     request = next(r for r in first.run_requests if r.partition_key.startswith("books/"))
     assert request.asset_selection == [dg.AssetKey("raw_books")]
     instance.add_dynamic_partitions(SOURCE_FILES.name, first.dynamic_partitions_requests[0].partition_keys)
 
-    idle = new_source_files(dg.build_sensor_context(instance=instance, resources={"storage": storage}))
+    idle = sensor(dg.build_sensor_context(instance=instance, resources={"storage": storage}))
     assert not idle.run_requests and "no new files" in idle.skip_reason.skip_message
 
     (small_root / "reddit/new.jsonl").write_text('{"id": "a1", "body": "hello", "parent_id": "t3_x"}\n')
-    second = new_source_files(dg.build_sensor_context(instance=instance, resources={"storage": storage}))
+    second = sensor(dg.build_sensor_context(instance=instance, resources={"storage": storage}))
     assert [r.partition_key for r in second.run_requests] == ["reddit/new.jsonl"]
     assert second.run_requests[0].asset_selection == [dg.AssetKey("raw_reddit")]
 
@@ -113,7 +112,7 @@ def test_sensor_takes_a_batch_of_files_per_tick(small_root, tmp_path, monkeypatc
     )
     seen = []
     for expected in (4, 2):
-        tick = new_source_files(context)
+        tick = new_source_files_sensor(Settings.from_env())(context)
         assert len(tick.run_requests) == expected
         instance.add_dynamic_partitions(SOURCE_FILES.name, tick.dynamic_partitions_requests[0].partition_keys)
         seen += [r.partition_key for r in tick.run_requests]
@@ -134,18 +133,15 @@ def test_data_refresh_job_schedule_and_sensor_are_defined():
     assert defs.resolve_sensor_def("new_source_files").job_name == "ingest_files"
 
 
-def test_schedule_is_configured_by_environment(monkeypatch):
-    import pipelines.data_refresh as data_refresh
-
+def test_schedule_and_sensor_are_configured_by_environment(monkeypatch):
     monkeypatch.setenv("ROSIE_REFRESH_CRON", "30 1 * * 1")
     monkeypatch.setenv("ROSIE_REFRESH_SCHEDULE", "off")
-    try:
-        reloaded = importlib.reload(data_refresh)
-        assert reloaded.data_refresh_schedule.cron_schedule == "30 1 * * 1"
-        assert reloaded.data_refresh_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
-    finally:
-        monkeypatch.undo()
-        importlib.reload(data_refresh)
+    monkeypatch.setenv("ROSIE_SENSOR_INTERVAL_S", "300")
+    settings = Settings.from_env()
+    schedule = data_refresh_schedule(settings)
+    assert schedule.cron_schedule == "30 1 * * 1"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert new_source_files_sensor(settings).minimum_interval_seconds == 300
 
 
 def test_run_launcher_waits_only_for_the_job_launch_cli():

@@ -9,7 +9,7 @@ from dagster import materialize
 
 from assets import datasets as dataset_assets
 from labeling.__main__ import main
-from labeling.datasets import baseline_path, evaluation_texts, split_path
+from labeling.datasets import evaluation_texts
 from labeling.emotions import EMOTIONS
 from pipelines.resources import StorageResource
 
@@ -25,7 +25,8 @@ def storage_for(settings) -> StorageResource:
 @pytest.mark.slow
 def test_both_datasets_materialize_with_passing_checks(settings):
     assets = [dataset_assets.emotion_dataset, dataset_assets.personality_dataset]
-    assert evaluation_texts(settings) == []
+    with pytest.raises(FileNotFoundError):
+        evaluation_texts(settings)
     result = materialize(assets, resources={"storage": storage_for(settings)})
     assert result.success
     evaluations = result.get_asset_check_evaluations()
@@ -36,13 +37,13 @@ def test_both_datasets_materialize_with_passing_checks(settings):
         metadata = result.asset_materializations_for_node(name)[0].metadata
         assert f"# Rosie {title} dataset" in metadata["dataset_card"].value
         json.dumps({k: v.value for k, v in metadata.items()}, default=str)
-        assert split_path(settings, title, "test").exists()
+        assert settings.layout.split_path(title, "test").exists()
     personality = result.asset_materializations_for_node("personality_dataset")[0].metadata
     assert 0 < personality["diversity_distinct_1"].value < personality["diversity_distinct_3"].value
     assert result.asset_materializations_for_node("emotion_dataset")[0].metadata["records_accounted"].value
     texts = evaluation_texts(settings)
     assert len(texts) > 10_000 and "" not in texts
-    assert not baseline_path(settings).exists()
+    assert not settings.layout.baseline_path.exists()
 
 
 @pytest.mark.slow
@@ -50,7 +51,7 @@ def test_emotion_baseline_asset_writes_figures_for_model_eval(settings):
     assets = [dataset_assets.emotion_dataset, dataset_assets.emotion_baseline]
     result = materialize(assets, resources={"storage": storage_for(settings)})
     assert result.success
-    figures = json.loads(baseline_path(settings).read_text())
+    figures = json.loads(settings.layout.baseline_path.read_text())
     assert set(figures["per_class_f1"]) == set(EMOTIONS)
     assert 0.3 < figures["macro_f1"] < 1.0
     assert figures["macro_f1"] > 3 * figures["majority_class_macro_f1"]
@@ -61,4 +62,8 @@ def test_cli_builds_a_dataset_without_dagster(settings, capsys):
     assert main(["personality"]) == 0
     out = capsys.readouterr().out
     assert "ok   personality_minimum_size" in out
-    assert (split_path(settings, "personality", "train").parent / "CARD.md").read_text().startswith("# Rosie")
+    assert (
+        (settings.layout.split_path("personality", "train").parent / "CARD.md")
+        .read_text()
+        .startswith("# Rosie")
+    )

@@ -9,11 +9,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from foundation.settings import Settings
 from labeling.build import write_emotion_dataset
 from labeling.emotion_dataset import build_emotion_dataset
 from labeling.mappings import GOEMOTIONS_ORIGINAL
 from labeling.personality import PersonalityOptions, build_personality_dataset
-from pipelines.settings import Settings
 
 # labels.txt order (the mapping lists them in it): ids in the .tsv files index these lists
 GOEMOTIONS_LABELS = list(GOEMOTIONS_ORIGINAL.mapped)

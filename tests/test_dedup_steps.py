@@ -8,7 +8,6 @@ import pytest
 from datatrove.data import Document
 
 from dedup.books import chunk_paragraphs, clean_book, split_paragraphs
-from dedup.config import CleanConfig
 from dedup.content import ContentFilter, ContentScorer, load_digests, word_digest
 from dedup.decontaminate import Decontaminate
 from dedup.language import LanguageFilter
@@ -16,6 +15,7 @@ from dedup.minhash import DedupView, FastMinhashSignature, minhash_config, norma
 from dedup.pii import PIIScrubber
 from dedup.threads import RedditCommentFilter, ThreadBuilder
 from dedup.web import HtmlExtraction, OfflineURLFilter, html_payload
+from foundation.settings import CleanConfig
 
 WORDLISTS = Path(__file__).resolve().parent.parent / "dedup" / "wordlists"
 

@@ -7,19 +7,19 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from foundation.settings import Settings
 from labeling.checks import (
     emotion_label_distribution,
     emotion_minimum_size,
     emotion_no_split_leakage,
     run_checks,
 )
-from labeling.datasets import evaluation_texts, split_path, write_splits
+from labeling.datasets import evaluation_texts, write_splits
 from labeling.emotion_dataset import EmotionOptions, build_emotion_dataset, resolve_goemotions
 from labeling.emotions import EMOTIONS
 from labeling.licences import SOURCES
 from labeling.splits import SPLITS, split_of, text_key
 from labeling.weak_labels import DEFAULT_THRESHOLD, LexiconLabeller
-from pipelines.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +69,7 @@ def test_gold_and_weak_labels_are_kept_apart(build):
 
 def test_exclude_noncommercial_setting(monkeypatch):
     monkeypatch.setenv("ROSIE_EXCLUDE_NONCOMMERCIAL", "1")
-    from labeling.licences import exclude_noncommercial_default
-
-    assert exclude_noncommercial_default()
+    assert Settings.from_env().exclude_noncommercial
     build = build_emotion_dataset(
         Settings.from_env().data_root, EmotionOptions(exclude_noncommercial=True, include_weak=False)
     )
@@ -95,10 +93,11 @@ def test_weak_labeller_needs_no_download_and_respects_negation():
 
 
 def test_written_layout_checks_and_evaluation_texts(build, settings):
-    assert evaluation_texts(settings) == []  # nothing built yet
+    with pytest.raises(FileNotFoundError, match="emotion_dataset"):
+        evaluation_texts(settings, ("emotion",))  # nothing built yet: decontamination must not pass silently
     write_splits(settings, "emotion", build.tables)
     for split in SPLITS:
-        table = pq.read_table(split_path(settings, "emotion", split))
+        table = pq.read_table(settings.layout.split_path("emotion", split))
         assert table.column_names[:8] == [
             "text",
             "label",
@@ -111,7 +110,7 @@ def test_written_layout_checks_and_evaluation_texts(build, settings):
         ]
     for name, outcome in run_checks(settings, "emotion").items():
         assert outcome.passed, (name, outcome.metadata)
-    texts = evaluation_texts(settings)
+    texts = evaluation_texts(settings, ("emotion",))
     assert len(texts) == build.tables["validation"].num_rows + build.tables["test"].num_rows
     assert set(texts).isdisjoint(r["text"] for r in rows(build, "train"))
 

@@ -6,10 +6,10 @@ import shutil
 
 import duckdb
 
-from dedup.catalog import record_ingest_stats, refresh_views
 from dedup.ingest import ingest_file
-from pipelines.resources import CatalogResource
-from pipelines.settings import Settings
+from dedup.ingest_stats import record_ingest_stats
+from foundation.catalog import connect, refresh_views
+from foundation.settings import Settings
 from pipelines.summary import summary
 
 FILES = [
@@ -29,12 +29,12 @@ def test_catalog_views_stats_and_summary(data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("ROSIE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     settings = Settings.from_env()
     results = [ingest_file(settings, path) for path in [*FILES, "reddit/bad.jsonl"]]
-    with CatalogResource(path=str(settings.catalog_path)).connect() as con:
+    with connect(settings.layout.catalog_path) as con:
         record_ingest_stats(con, results)
         record_ingest_stats(con, results[:1])  # re-ingesting a file replaces its row
-        assert refresh_views(con, settings) == ["raw_web", "raw_books", "raw_reddit", "quarantine_raw"]
+        assert refresh_views(con, settings.layout) == ["raw_web", "raw_books", "raw_reddit", "quarantine_raw"]
 
-    with duckdb.connect(str(settings.catalog_path), read_only=True) as con:
+    with duckdb.connect(str(settings.layout.catalog_path), read_only=True) as con:
         lineage = con.execute(
             "SELECT r.source_file, count(*), any_value(s.input_sha256 = r.input_sha256) "
             "FROM raw_reddit r JOIN ingest_stats s USING (source_file) GROUP BY ALL ORDER BY 1"

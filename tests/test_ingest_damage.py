@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dedup.ingest import IngestResult, ingest_file
-from pipelines.settings import Settings
+from foundation.settings import Settings
 
 TEN_MB = 10 * 1024 * 1024
 WARC_GZ = "web/resiliparse_cc/CC-MAIN-2020-34-sample.warc.gz"

@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from foundation.settings import Settings
 from labeling.chat_format import turns_from_json
 from labeling.checks import run_checks
 from labeling.datasets import evaluation_texts, write_splits
@@ -21,7 +22,6 @@ from labeling.personality import (
     restyle,
 )
 from labeling.splits import SPLITS, text_key
-from pipelines.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +140,6 @@ def test_checks_pass_on_written_dataset_and_evaluation_texts(build, settings):
     write_splits(settings, "personality", build.tables)
     for name, outcome in run_checks(settings, "personality").items():
         assert outcome.passed, (name, outcome.metadata)
-    texts = set(evaluation_texts(settings))
+    texts = set(evaluation_texts(settings, ("personality",)))
     held_out = [t for s in ("validation", "test") for _, turns in conversations(build, s) for t in turns[1:]]
     assert {t.text for t in held_out if t.text} == texts

@@ -9,11 +9,12 @@ import pyarrow.parquet as pq
 from dagster import AssetKey, materialize
 
 from assets.tokenizer import rosie_tokenizer, tokenizer_is_safe_and_lossless
-from dedup.atomic import write_parquet_atomic
-from dedup.schema import DOCUMENT_SCHEMA, text_hash
+from dedup.schema import DOCUMENT_SCHEMA
+from foundation.atomic import write_parquet_atomic
+from foundation.hashing import text_hash
+from foundation.settings import Settings
 from model.tokenizer import RosieTokenizer
 from pipelines.resources import StorageResource
-from pipelines.settings import Settings
 
 
 def _materialize(settings: Settings, vocab_size: int):
@@ -41,7 +42,7 @@ def test_asset_falls_back_to_sample_books_before_the_corpus_exists(settings: Set
     assert meta["records_in"] == meta["documents"]["sample_books"] and meta["quarantined"] == 0
     assert 1.8 < meta["held_out_bytes_per_token"] < 5.0  # 600 tokens: ~2.2
     assert all(check.passed for check in result.get_asset_check_evaluations())
-    assert RosieTokenizer.load(settings.model_dir / "tokenizer").vocab_size == 600
+    assert RosieTokenizer.load(settings.layout.model.tokenizer_dir).vocab_size == 600
 
 
 def test_asset_trains_on_corpus_and_dataset_train_splits(settings: Settings) -> None:
@@ -50,15 +51,15 @@ def test_asset_trains_on_corpus_and_dataset_train_splits(settings: Settings) -> 
              "created": None, "metadata": None, "content_hash": text_hash(t), "input_sha256": "0" * 64}
             for i, t in enumerate(texts)]
     write_parquet_atomic(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA),
-                         settings.layer_dir("pretrain") / "part-0.parquet")
+                         settings.layout.pretrain_dir / "part-0.parquet")
     good = json.dumps([{"role": "user", "text": "hello", "emotion": None, "action": None},
                        {"role": "rosie", "text": "hi there!", "emotion": "happy", "action": None}])
     turns = [good, good, "{not json", None]
     write_parquet_atomic(pa.table({"conversation_id": list("abcd"), "turns": turns, "split": ["train"] * 4}),
-                         settings.layer_dir("datasets/personality") / "train.parquet")
+                         settings.layout.dataset_dir("personality") / "train.parquet")
     emotions = {"text": ["I am so happy today", "this is scary"], "label": ["happy", "scared"]}
     write_parquet_atomic(pa.table(emotions),
-                         settings.layer_dir("datasets/emotion") / "train.parquet")
+                         settings.layout.dataset_dir("emotion") / "train.parquet")
     result = _materialize(settings, vocab_size=400)
     meta = _metadata(result)
     assert meta["training_source"] == "pretrain corpus + dataset train splits: personality, emotion"

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from foundation.settings import Settings
 from model.config import PRESETS
 from model.ds_config import deepspeed_config, select_precision
-from model.train_config import OVERRIDES_ENV, PHASES, TRAIN_PRESETS, TrainConfig
+from model.train_config import PHASES, TRAIN_PRESETS, TrainConfig
 
 
 def test_every_model_preset_has_a_training_recipe():
@@ -32,10 +33,10 @@ def test_overrides_merge_phase_fields_and_reject_unknown_keys(monkeypatch, tmp_p
         base.with_overrides({"phases": {"base": {"max_step": 3}}})
     path = tmp_path / "o.json"
     path.write_text(json.dumps({"offload_optimizer": True}))
-    monkeypatch.setenv(OVERRIDES_ENV, str(path))
-    assert TrainConfig.from_env("demo").offload_optimizer
-    monkeypatch.setenv(OVERRIDES_ENV, '{"seed": 5}')
-    assert TrainConfig.from_env("demo").seed == 5
+    monkeypatch.setenv("ROSIE_TRAIN_OVERRIDES", str(path))
+    assert TrainConfig.from_settings(Settings.from_env()).offload_optimizer
+    monkeypatch.setenv("ROSIE_TRAIN_OVERRIDES", '{"seed": 5}')
+    assert TrainConfig.from_settings(Settings.from_env()).seed == 5
 
 
 def test_json_round_trip(tmp_path):

@@ -11,17 +11,16 @@ import pytest
 from dagster import DagsterInstance, PipesSubprocessClient, RunsFilter, materialize
 
 from assets.training import base_model, emotion_tokens, personality_tokens, pretrain_tokens
-from model.train_config import OVERRIDES_ENV
+from foundation.settings import PROJECT_ROOT
 from model.weights import manifest_path
 from pipelines.resources import StorageResource
-from pipelines.settings import PROJECT_ROOT
 from tests.test_train_support import tiny_overrides, train_tokenizer, write_inputs
 
 
 @pytest.fixture
 def inputs(settings, data_root, monkeypatch):
     """Upstream outputs (corpus, datasets, tokenizer) in contract form, and tiny training settings."""
-    monkeypatch.setenv(OVERRIDES_ENV, json.dumps(tiny_overrides()))
+    monkeypatch.setenv("ROSIE_TRAIN_OVERRIDES", json.dumps(tiny_overrides()))
     train_tokenizer(settings, write_inputs(settings, data_root))
     return settings
 
@@ -55,7 +54,7 @@ def test_token_assets_and_phase_one_through_pipes(inputs):
     assert metadata["tokens_per_s"].value > 0 and 0 < metadata["mfu"].value < 1
     assert metadata["val_perplexity"].value > 1
     assert metadata["train_config"].value["phases"]["base"]["max_steps"] == 6
-    manifest = json.loads(manifest_path(settings.model_dir / "weights" / "base.pth").read_text())
+    manifest = json.loads(manifest_path(settings.layout.model.weights_path("base")).read_text())
     assert model.tags["dagster/data_version"] == manifest["sha256"]
     lineage = manifest["upstream"]
     assert lineage["dagster_run_id"] == result.run_id
@@ -100,6 +99,6 @@ def test_dagster_job_launch_phase2_from_the_repo_root(inputs, tmp_path, monkeypa
             assert runs[job].is_success, f"{job}: {runs[job].status}"
         event = instance.get_latest_materialization_event(personality_tokens.key)
         assert event is not None and event.run_id == runs["phase2"].run_id
-    manifest = json.loads(manifest_path(settings.model_dir / "weights" / "personality.pth").read_text())
+    manifest = json.loads(manifest_path(settings.layout.model.weights_path("personality")).read_text())
     assert manifest["phase"] == "personality"
     assert manifest["upstream"]["upstream_run_ids"]["base_model"] == runs["phase1"].run_id

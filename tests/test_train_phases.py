@@ -10,15 +10,14 @@ import torch
 from dagster import DagsterInstance, materialize
 
 from assets.evaluation import model_eval
-from dedup.atomic import write_text_atomic
+from foundation.atomic import write_text_atomic
+from foundation.settings import Settings
 from labeling.baseline import train_and_score
-from labeling.datasets import baseline_path, split_path
 from model.gpt import RosieGPT
-from model.train import checkpoint_dir, free_port, loss_curve_path, main, weights_path
-from model.train_config import OVERRIDES_ENV
+from model.train import free_port, main
+from model.train_config import PHASE_WEIGHTS
 from model.weights import load_model, manifest_path
 from pipelines.resources import StorageResource
-from pipelines.settings import Settings
 from tests.test_train_support import TINY_MODEL, prepare, tiny_overrides
 
 
@@ -38,7 +37,7 @@ def trained(data_root, tmp_path_factory):
             env.setenv(name, value)
         env.setenv("DS_ACCELERATOR", "cpu")
         env.setenv("MASTER_PORT", str(free_port()))  # restored afterwards: later subprocesses pick their own
-        env.setenv(OVERRIDES_ENV, json.dumps(tiny_overrides()))
+        env.setenv("ROSIE_TRAIN_OVERRIDES", json.dumps(tiny_overrides()))
         settings = Settings.from_env()
         tokenizer = prepare(settings, data_root)
         for phase in ("base", "personality", "emotion"):
@@ -52,12 +51,12 @@ def _sha(path) -> str:
 
 def test_three_phases_write_weights_with_lineage(trained):
     settings, tokenizer = trained
-    config = json.loads((settings.model_dir / "config.json").read_text())
+    config = json.loads(settings.layout.model.config_path.read_text())
     assert {k: config[k] for k in TINY_MODEL} == TINY_MODEL
     assert config["vocab_size"] == tokenizer.vocab_size
     previous = None
     for phase in ("base", "personality", "emotion"):
-        path = weights_path(settings, phase)
+        path = settings.layout.model.weights_path(PHASE_WEIGHTS[phase])
         state = torch.load(path, map_location="cpu", weights_only=True)
         manifest = json.loads(manifest_path(path).read_text())
         assert manifest["phase"] == phase
@@ -72,11 +71,13 @@ def test_three_phases_write_weights_with_lineage(trained):
             assert manifest["init_weights"]["sha256"] == _sha(previous), "each phase starts from the last"
         assert manifest["metrics"]["val_loss"] > 0 and manifest["metrics"]["tokens_per_s"] > 0
         assert 0 < manifest["metrics"]["mfu"] < 1
-        assert loss_curve_path(settings, phase).read_bytes().startswith(b"\x89PNG")
-        assert list((settings.model_dir / "logs" / phase).glob("events.out.tfevents.*")), "TensorBoard log"
+        assert settings.layout.model.loss_curve_path(phase).read_bytes().startswith(b"\x89PNG")
+        assert list(settings.layout.model.tensorboard_dir(phase).glob("events.out.tfevents.*")), (
+            "TensorBoard log"
+        )
         assert set(state) == set(RosieGPT(load_model(settings.model_dir, str(path))[2]).state_dict())
         previous = path
-    final = json.loads(manifest_path(weights_path(settings, "emotion")).read_text())
+    final = json.loads(manifest_path(settings.layout.model.weights_path("final")).read_text())
     assert 0 <= final["metrics"]["val_emotion_macro_f1"] <= 1
     assert "personality/train" in final["token_shards"], "phase 3 mixes in the personality data"
 
@@ -84,28 +85,32 @@ def test_three_phases_write_weights_with_lineage(trained):
 def test_finished_phase_resumes_from_its_last_checkpoint(trained):
     """Re-running a completed phase with the same inputs trains nothing and rewrites the same weights."""
     settings, _ = trained
-    path = weights_path(settings, "personality")
+    path = settings.layout.model.weights_path("personality")
     before = _sha(path)
-    latest = (checkpoint_dir(settings, "personality") / "latest").read_text()
+    latest = (settings.layout.model.checkpoint_dir("personality") / "latest").read_text()
     main(["--phase", "personality"])
     assert _sha(path) == before
-    assert (checkpoint_dir(settings, "personality") / "latest").read_text() == latest
+    assert (settings.layout.model.checkpoint_dir("personality") / "latest").read_text() == latest
 
 
 def test_changed_settings_start_the_phase_over(trained, monkeypatch):
     settings, _ = trained
-    monkeypatch.setenv(OVERRIDES_ENV, json.dumps(tiny_overrides(personality={"max_steps": 4})))
+    monkeypatch.setenv("ROSIE_TRAIN_OVERRIDES", json.dumps(tiny_overrides(personality={"max_steps": 4})))
     main(["--phase", "personality"])
-    manifest = json.loads(manifest_path(weights_path(settings, "personality")).read_text())
+    manifest = json.loads(manifest_path(settings.layout.model.weights_path("personality")).read_text())
     assert manifest["metrics"]["steps"] == 4
-    assert (checkpoint_dir(settings, "personality") / "latest").read_text().strip() == "step00000004"
+    assert (
+        settings.layout.model.checkpoint_dir("personality") / "latest"
+    ).read_text().strip() == "step00000004"
 
 
 def test_model_eval_reports_test_metrics_beside_the_baseline(trained):
     settings, _ = trained
-    splits = {split: pq.read_table(split_path(settings, "emotion", split)) for split in ("train", "test")}
+    splits = {
+        split: pq.read_table(settings.layout.split_path("emotion", split)) for split in ("train", "test")
+    }
     baseline = train_and_score(splits["train"], splits["test"], max_features=5000)
-    write_text_atomic(json.dumps(baseline), baseline_path(settings))
+    write_text_atomic(json.dumps(baseline), settings.layout.baseline_path)
     storage = StorageResource(
         data_root=settings.data_root,
         artifacts_dir=str(settings.artifacts_dir),
@@ -120,6 +125,6 @@ def test_model_eval_reports_test_metrics_beside_the_baseline(trained):
         1 for r in splits["test"].to_pylist() if r["label_source"] == "gold"
     ), "one prediction per gold test row, read at its <|rosie|> position"
     assert "| prompt | emotion | reply |" in metadata["sample_replies"].value
-    report = json.loads((settings.artifacts_dir / "evaluation" / "model_eval.json").read_text())
+    report = json.loads((settings.layout.evaluation_report).read_text())
     assert len(report["sample_replies"]) == 6
     assert all(r["emotion"] for r in report["sample_replies"])

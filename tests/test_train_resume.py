@@ -17,10 +17,8 @@ import time
 import pytest
 import torch
 
-from model.train import checkpoint_dir, weights_path
-from model.train_config import OVERRIDES_ENV
-from model.weights import TOKENIZER_DIR, manifest_path
-from pipelines.settings import PROJECT_ROOT, Settings
+from foundation.settings import PROJECT_ROOT, Settings
+from model.weights import manifest_path
 from tests.test_train_support import prepare, tiny_overrides
 
 pytestmark = pytest.mark.slow
@@ -31,7 +29,9 @@ STEPS = 10
 @pytest.fixture(scope="module")
 def inputs(data_root, tmp_path_factory):
     root = tmp_path_factory.mktemp("resume")
-    settings = Settings(str(data_root), root / "artifacts", root / "model", "demo")
+    settings = Settings.from_env(
+        data_root=str(data_root), artifacts_dir=root / "artifacts", model_dir=root / "model", preset="demo"
+    )
     prepare(settings, data_root)
     return settings
 
@@ -44,14 +44,14 @@ def _env(settings: Settings, model_dir) -> dict:
         "DS_ACCELERATOR": "cpu",
         "ROSIE_ARTIFACTS_DIR": str(settings.artifacts_dir),
         "ROSIE_MODEL_DIR": str(model_dir),
-        OVERRIDES_ENV: json.dumps(overrides),
+        "ROSIE_TRAIN_OVERRIDES": json.dumps(overrides),
     }
 
 
 def _model_dir(settings: Settings, name: str):
     """A model folder of its own, sharing the tokenizer (and the token shards) of ``settings``."""
     model_dir = settings.model_dir.parent / name
-    shutil.copytree(settings.model_dir / TOKENIZER_DIR, model_dir / TOKENIZER_DIR)
+    shutil.copytree(settings.layout.model.tokenizer_dir, model_dir / "tokenizer")
     return model_dir
 
 
@@ -112,10 +112,12 @@ def test_deepspeed_launcher_two_processes(inputs):
     run = subprocess.run(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "world 2" in run.stderr + run.stdout
-    settings = Settings(inputs.data_root, inputs.artifacts_dir, model_dir, "demo")
-    tag = checkpoint_dir(settings, "base") / f"step{STEPS:08d}"
+    settings = Settings.from_env(
+        data_root=inputs.data_root, artifacts_dir=inputs.artifacts_dir, model_dir=model_dir, preset="demo"
+    )
+    tag = settings.layout.model.checkpoint_dir("base") / f"step{STEPS:08d}"
     assert len(list(tag.glob("zero_pp_rank_*_optim_states.pt"))) == 2, "optimizer state partitioned in two"
     assert sorted(p.name for p in tag.glob("rng_rank*.pt")) == ["rng_rank0.pt", "rng_rank1.pt"]
-    manifest = json.loads(manifest_path(weights_path(settings, "base")).read_text())
+    manifest = json.loads(manifest_path(settings.layout.model.weights_path("base")).read_text())
     assert manifest["world_size"] == 2
     assert manifest["metrics"]["tokens_seen"] == 2 * STEPS * 4 * 2 * 64

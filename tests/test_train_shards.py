@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from foundation.settings import Settings
 from labeling.emotions import EMOTION_TO_ID
 from labeling.special_tokens import END_OF_TURN, role_token
 from model.token_shards import (
@@ -24,8 +25,6 @@ from model.token_shards import (
     shard_content_hash,
     token_dtype,
 )
-from model.train import tokens_dir
-from pipelines.settings import Settings
 from tests.test_train_support import prepare
 
 
@@ -33,7 +32,9 @@ from tests.test_train_support import prepare
 def prepared(tmp_path_factory, data_root):
     """Tokenizer + all three shards from the sample data (built once for this module)."""
     root = tmp_path_factory.mktemp("shards")
-    settings = Settings(str(data_root), root / "artifacts", root / "model", "demo")
+    settings = Settings.from_env(
+        data_root=str(data_root), artifacts_dir=root / "artifacts", model_dir=root / "model", preset="demo"
+    )
     return settings, prepare(settings, data_root)
 
 
@@ -68,7 +69,7 @@ def test_out_of_range_id_is_refused(tmp_path):
 
 def test_text_sampling_is_a_pure_function_of_seed_and_position(prepared):
     settings, tokenizer = prepared
-    shard = TokenShard(tokens_dir(settings, "pretrain") / "train")
+    shard = TokenShard(settings.layout.tokens_dir("pretrain") / "train")
     pad = tokenizer.token_id("<|pad|>")
     a, b = ShardSampler(shard, 32, seed=7, pad_id=pad), ShardSampler(shard, 32, seed=7, pad_id=pad)
     first, again = a.batch([0, 1, 2, 3]), b.batch([0, 1, 2, 3])
@@ -90,7 +91,7 @@ def test_rank_positions_partition_the_sample_stream():
 
 def test_chat_windows_start_at_conversations_and_train_only_rosie(prepared):
     settings, tokenizer = prepared
-    shard = TokenShard(tokens_dir(settings, "personality") / "train")
+    shard = TokenShard(settings.layout.tokens_dir("personality") / "train")
     block = int(np.diff(shard.offsets).max())  # every conversation fits: windows start at one
     sampler = ShardSampler(shard, block, seed=1, pad_id=tokenizer.token_id("<|pad|>"))
     batch = sampler.batch(range(16))
@@ -163,8 +164,8 @@ def test_bad_rows_are_quarantined_and_counted(prepared, tmp_path):
 def test_mixture_draws_from_both_sources_deterministically(prepared):
     settings, tokenizer = prepared
     pad = tokenizer.token_id("<|pad|>")
-    emotion = ShardSampler(TokenShard(tokens_dir(settings, "emotion") / "train"), 64, 1, pad)
-    voice = ShardSampler(TokenShard(tokens_dir(settings, "personality") / "train"), 64, 2, pad)
+    emotion = ShardSampler(TokenShard(settings.layout.tokens_dir("emotion") / "train"), 64, 1, pad)
+    voice = ShardSampler(TokenShard(settings.layout.tokens_dir("personality") / "train"), 64, 2, pad)
     mix = MixtureSampler([emotion, voice], [0.5, 0.5], seed=3)
     batch = mix.batch(range(40))
     assert batch.idx.equal(mix.batch(range(40)).idx)
@@ -174,7 +175,7 @@ def test_mixture_draws_from_both_sources_deterministically(prepared):
 
 def test_evaluation_batches_cover_each_document_once(prepared):
     settings, tokenizer = prepared
-    shard = TokenShard(tokens_dir(settings, "emotion") / "validation")
+    shard = TokenShard(settings.layout.tokens_dir("emotion") / "validation")
     assert np.diff(shard.offsets).max() > 48, "some documents are longer than the window"
     batches = list(evaluation_batches(shard, 48, 8, tokenizer.token_id("<|pad|>"), keep_labels=True))
     assert sum(b.idx.shape[0] for b in batches) == shard.n_documents

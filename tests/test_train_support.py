@@ -13,14 +13,13 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
-from dedup.atomic import write_parquet_atomic
-from dedup.schema import DOCUMENT_SCHEMA, text_hash
+from dedup.schema import DOCUMENT_SCHEMA
+from foundation.atomic import write_parquet_atomic
+from foundation.hashing import text_hash
+from foundation.settings import Settings
 from labeling.emotions import EMOTIONS
 from model.token_shards import build_chat_shards, build_text_shards, emotion_example, personality_example
 from model.tokenizer import RosieTokenizer
-from model.train import tokens_dir
-from model.weights import TOKENIZER_DIR
-from pipelines.settings import Settings
 
 EKMAN_TO_ROSIE = {
     "anger": "angry",
@@ -121,7 +120,7 @@ def write_inputs(settings: Settings, data_root: Path) -> dict[str, list]:
         ],
         schema=DOCUMENT_SCHEMA,
     )
-    write_parquet_atomic(table, settings.layer_dir("pretrain") / "part-0000.parquet")
+    write_parquet_atomic(table, settings.layout.pretrain_dir / "part-0000.parquet")
     data = {
         "pretrain": documents,
         "personality": personality_rows(data_root),
@@ -131,7 +130,7 @@ def write_inputs(settings: Settings, data_root: Path) -> dict[str, list]:
         for split in SPLITS:
             rows = [r for r in data[name] if r["split"] == split]
             write_parquet_atomic(
-                pa.Table.from_pylist(rows), settings.layer_dir(f"datasets/{name}") / f"{split}.parquet"
+                pa.Table.from_pylist(rows), settings.layout.dataset_dir(name) / f"{split}.parquet"
             )
     return data
 
@@ -140,17 +139,19 @@ def train_tokenizer(settings: Settings, data: dict[str, list], vocab_size: int =
     texts = [t for _, t in data["pretrain"]] + [r["text"] for r in data["emotion"]]
     texts += [turn["text"] for r in data["personality"] for turn in json.loads(r["turns"])]
     tokenizer = RosieTokenizer.train(texts, vocab_size)
-    tokenizer.save(settings.model_dir / TOKENIZER_DIR)
+    tokenizer.save(settings.layout.model.tokenizer_dir)
     return tokenizer
 
 
 def build_all_shards(settings: Settings, data: dict[str, list], tokenizer: RosieTokenizer) -> None:
     """What the three *_tokens assets do, without Dagster."""
-    build_text_shards(data["pretrain"], tokenizer, tokens_dir(settings, "pretrain"), validation_fraction=0.1)
+    build_text_shards(
+        data["pretrain"], tokenizer, settings.layout.tokens_dir("pretrain"), validation_fraction=0.1
+    )
     for name, to_example in (("personality", personality_example), ("emotion", emotion_example)):
         rows = {split: [r for r in data[name] if r["split"] == split] for split in SPLITS}
         build_chat_shards(
-            rows, lambda row, f=to_example: f(tokenizer, row), tokenizer, tokens_dir(settings, name)
+            rows, lambda row, f=to_example: f(tokenizer, row), tokenizer, settings.layout.tokens_dir(name)
         )
 
 

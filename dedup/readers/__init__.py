@@ -16,9 +16,7 @@ from dedup.readers.reddit import read_reddit_json, read_reddit_jsonl
 from dedup.readers.stream import Chunks, inflate_chunks
 from dedup.readers.warc import read_warc
 
-SOURCES = ("web", "books", "reddit")
-
-__all__ = ["SOURCES", "Document", "Event", "Quarantined", "Reader", "Skipped", "inflate_chunks", "reader_for"]
+__all__ = ["Document", "Event", "Quarantined", "Reader", "Skipped", "inflate_chunks", "reader_for"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,42 @@
+"""The ``ingest_stats`` table of the DuckDB catalog: one row per ingested file, with its counts.
+
+The daily refresh reads it back to skip files whose sha256 has not changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+
+from dedup.ingest import IngestResult
+
+_INGEST_STATS = """
+CREATE TABLE IF NOT EXISTS ingest_stats (
+    source VARCHAR, source_file VARCHAR PRIMARY KEY, format VARCHAR, input_sha256 VARCHAR,
+    input_bytes BIGINT, shard VARCHAR, shard_bytes BIGINT, quarantine_file VARCHAR,
+    records_in BIGINT, kept BIGINT, skipped JSON, quarantined JSON, skipped_total BIGINT,
+    quarantined_total BIGINT, replaced_bytes BIGINT,
+    seconds DOUBLE, ingested_at TIMESTAMPTZ DEFAULT current_timestamp
+)
+"""
+
+
+def previous_results(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, IngestResult]:
+    """The last ``ingest_stats`` row of each file of ``source``, by source file."""
+    con.execute(_INGEST_STATS)
+    cursor = con.execute("SELECT * FROM ingest_stats WHERE source = ?", [source])
+    columns = [d[0] for d in cursor.description]
+    rows = [IngestResult.from_row(dict(zip(columns, values, strict=True))) for values in cursor.fetchall()]
+    return {row.source_file: row for row in rows}
+
+
+def record_ingest_stats(con: duckdb.DuckDBPyConnection, results: Iterable[IngestResult]) -> None:
+    """Upsert one ``ingest_stats`` row per ingested file."""
+    con.execute(_INGEST_STATS)
+    for result in results:
+        row = result.to_row()
+        columns = ", ".join(row)
+        placeholders = ", ".join("?" for _ in row)
+        con.execute("DELETE FROM ingest_stats WHERE source_file = ?", [result.source_file])
+        con.execute(f"INSERT INTO ingest_stats ({columns}) VALUES ({placeholders})", list(row.values()))
