@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(BIN)/dagster job execute -m pipelines.definitions -j rosie_main  # execute: returns when the run ends
 	$(PY) -m pipelines.summary
-	@echo "Rosie is trained (models/rosie_model). Chat with her: $(PY) -m model.cli chat"
+	@echo "Rosie is trained (models/rosie_model). Chat with her: $(BIN)/rosie chat"
 
 # The browser tests drive Debian's Chromium; install it where apt can (CI runs as root).
 browser:

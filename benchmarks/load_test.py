@@ -100,11 +100,12 @@ async def run_load(
 @contextlib.contextmanager
 def local_api(model_dir: Path | None, max_active: int):
     """The API in this process over ``model_dir`` (or a fresh untrained demo model)."""
+    from apps.chat.service import ChatService
+    from apps.chat.slots import GenerationSlots
+    from apps.cli import sample_texts, write_untrained_model
+    from apps.server.app import create_app, running_server
     from foundation.settings import Settings
-    from model.cli import sample_texts, write_untrained_model
-    from model.engine import Engine, GenerationSlots
-    from server.app import create_app, running_server
-    from server.chat_service import ChatService
+    from model.engine import Engine
 
     with tempfile.TemporaryDirectory(prefix="rosie-load-") as scratch:
         if model_dir is None:

@@ -1,4 +1,5 @@
-"""Every ``ROSIE_*`` setting, typed: read from the environment, refused by name when wrong.
+"""Every ``ROSIE_*`` setting (and ``DISCORD_TOKEN``), typed: read from the environment, refused by
+name when wrong.
 
 Two models: :class:`Settings` (where things are, which preset, the apps and the schedule) and
 :class:`CleanConfig` (``ROSIE_CLEAN_*``: the cleaning and dedup pipelines). A wrong value raises
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
         default=None, description="chat history database (default `<artifacts>/conversations.sqlite`)"
     )
     api_token: SecretStr | None = Field(default=None, description="bearer token of the local API")
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias="DISCORD_TOKEN", description="token of the Discord bot (no `ROSIE_`)"
+    )
     refresh_cron: str = Field(default="0 3 * * *", description="when `data_refresh` runs (cron, UTC)")
     refresh_schedule: bool = Field(default=True, description="`off` ships the daily schedule stopped")
     new_file_sensor: bool = Field(default=True, description="`off` ships the new-file sensor stopped")
@@ -222,7 +226,8 @@ def settings_table() -> str:
                 if isinstance(value, bool):
                     value = "on" if value else "off"
                 default = f"`{value}`" if not isinstance(value, tuple) else f"`{json.dumps(value)}`"
-            rows.append(f"| `{prefix}{name.upper()}` | {default} | {field.description} |")
+            variable = field.validation_alias or f"{prefix}{name.upper()}"  # an alias is the whole name
+            rows.append(f"| `{variable}` | {default} | {field.description} |")
     return "\n".join(rows)
 
 

@@ -7,7 +7,7 @@ the reported label, and Rosie's words are conditioned on it exactly as in traini
 
 ``Engine`` is thread-safe: the weights are read-only and every call owns its KV cache, so several
 conversations decode concurrently on different threads (torch releases the GIL inside kernels).
-``GenerationSlots`` bounds how many do so at once and how many may wait.
+Bounding how many run at once is left to the caller.
 """
 
 from __future__ import annotations
@@ -29,10 +29,6 @@ from model.sampling import SamplingConfig, sample_next_token
 
 class PromptTooLongError(ValueError):
     """The prompt plus the reply budget does not fit the model's context."""
-
-
-class BusyError(RuntimeError):
-    """Every generation slot is taken and the waiting line is full."""
 
 
 @dataclass(frozen=True)
@@ -255,35 +251,3 @@ class Engine:
         """A memory vector [n_embd] for a past stretch of conversation (its last block_size tokens)."""
         with torch.inference_mode():
             return self.model.embed(torch.tensor([ids[-self.block_size :]], dtype=torch.long))[0].float()
-
-
-class GenerationSlots:
-    """Admission control: at most ``max_active`` generations run, ``max_waiting`` more may queue.
-
-    A request beyond that gets BusyError at once (a 429 at the API) instead of piling up.
-    """
-
-    def __init__(self, max_active: int = 4, max_waiting: int = 16) -> None:
-        self.max_active = max_active
-        self.max_waiting = max_waiting
-        self._semaphore = threading.Semaphore(max_active)
-        self._lock = threading.Lock()
-        self.active = 0
-        self.waiting = 0
-
-    def acquire(self) -> None:
-        with self._lock:
-            if self.waiting >= self.max_waiting and self.active >= self.max_active:
-                raise BusyError(
-                    f"all {self.max_active} generation slots are busy and {self.waiting} requests wait"
-                )
-            self.waiting += 1
-        self._semaphore.acquire()
-        with self._lock:
-            self.waiting -= 1
-            self.active += 1
-
-    def release(self) -> None:
-        with self._lock:
-            self.active -= 1
-        self._semaphore.release()

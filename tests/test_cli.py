@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from apps.chat.service import ChatService
+from apps.cli import main, run_chat
 from labeling.emotions import EMOTIONS
-from model.cli import main, run_chat
 from model.engine import Engine
 from model.sampling import SamplingConfig
-from server.chat_service import ChatService
 from tests.test_engine_support import tiny_model_dir
 
 
@@ -65,7 +65,7 @@ def test_say_json_as_module(model_dir: Path, tmp_path: Path):
     command = [
         sys.executable,
         "-m",
-        "model.cli",
+        "apps",
         "say",
         "Hi there <|end|>",
         "--json",

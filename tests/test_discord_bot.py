@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from discord_bot import bot as bot_module
-from discord_bot.bot import (
+from apps.chat.service import ChatService
+from apps.chat.slots import GenerationSlots
+from apps.discord_bot import bot as bot_module
+from apps.discord_bot.bot import (
     DISCORD_MESSAGE_LIMIT,
     RateLimiter,
     RosieBot,
@@ -18,8 +20,7 @@ from discord_bot.bot import (
     run_bot,
     split_message,
 )
-from model.engine import Engine, GenerationSlots
-from server.chat_service import ChatService
+from model.engine import Engine
 from tests.test_engine_support import tiny_engine
 
 BOT_ID, GUILD_ID, CHANNEL_ID, DM_ID = 1000, 2000, 3000, 4000

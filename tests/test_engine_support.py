@@ -1,4 +1,4 @@
-"""A tiny untrained Rosie for the engine, server, CLI and bot tests (helpers only, no tests here).
+"""A tiny untrained Rosie for the engine, chat, server, CLI and bot tests (helpers only, no tests here).
 
 The tokenizer is trained on chatterbot lines from the sample data; the model is a 2-layer,
 64-wide RosieGPT with random weights saved with ``save_weights``, so every test loads it
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.cli import sample_texts, write_untrained_model
+from apps.cli import sample_texts, write_untrained_model
 from model.engine import Engine
 from model.sampling import SamplingConfig
 

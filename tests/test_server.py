@@ -14,11 +14,12 @@ import websockets
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from apps.chat.service import ChatService
+from apps.chat.slots import GenerationSlots
+from apps.cli import build_parser
+from apps.server.app import Limits, create_app, running_server
 from labeling.emotions import EMOTIONS
-from model.cli import build_parser
-from model.engine import Engine, GenerationSlots, Reply
-from server.app import Limits, create_app, running_server
-from server.chat_service import ChatService
+from model.engine import Engine, Reply
 from tests.test_engine_support import tiny_engine
 
 LIMITS = Limits(max_body_bytes=4096, max_message_chars=1500, max_new_tokens=100)
@@ -91,6 +92,14 @@ def test_chat_action_history_emotion_and_reset(client: TestClient):
     )
     bad = client.put("/v1/conversations/desk/persona", json={**persona, "persona_id": 99}, headers=AUTH)
     assert bad.status_code == 422
+
+
+def test_token_comes_from_the_settings_unless_given(service: ChatService, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ROSIE_API_TOKEN", "from-env")
+    configured = TestClient(create_app(service))
+    assert configured.get("/v1/conversations").status_code == 401
+    assert configured.get("/v1/conversations", headers={"Authorization": "Bearer from-env"}).is_success
+    assert TestClient(create_app(service, api_token="")).get("/v1/conversations").is_success
 
 
 def test_limits_give_clear_4xx(client: TestClient):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from apps.chat.service import ChatService
+from apps.server.app import create_app, running_server
 from labeling.emotions import EMOTIONS
-from server.app import create_app, running_server
-from server.chat_service import ChatService
 from tests.test_engine_support import tiny_engine
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,6 @@ import asyncio
 import collections
 import contextlib
 import json
-import os
 import secrets
 import threading
 import time
@@ -25,12 +24,14 @@ from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSock
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from apps.chat.service import ChatService, event_to_dict
+from apps.chat.slots import BusyError
+from foundation.settings import Settings
 from labeling.chat_format import Turn
 from labeling.emotions import EMOTIONS
 from labeling.special_tokens import ACTIONS
-from model.engine import BusyError, PromptTooLongError, Reply
+from model.engine import PromptTooLongError, Reply
 from model.sampling import SamplingConfig
-from server.chat_service import ChatService, event_to_dict
 
 ERROR_STATUS = {PromptTooLongError: 413, BusyError: 429}
 STATIC_DIR = Path(__file__).parent / "static"
@@ -139,8 +140,11 @@ def create_app(
 ) -> FastAPI:
     """The API over ``service``; ``api_token`` defaults to ``ROSIE_API_TOKEN`` (unset: no auth)."""
     limits = limits or Limits()
+    if api_token is None:
+        configured = Settings.from_env().api_token
+        api_token = configured.get_secret_value() if configured else None
     # "" disables auth explicitly (e.g. an in-process server) even when ROSIE_API_TOKEN is set
-    token = (api_token if api_token is not None else os.environ.get("ROSIE_API_TOKEN")) or None
+    token = api_token or None
     app = FastAPI(
         title="Rosie local API",
         version="1.0",

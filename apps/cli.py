@@ -7,7 +7,7 @@
     rosie discord                   the Discord bot (token from DISCORD_TOKEN)
     rosie untrained-model --out DIR an untrained model folder to wire an app against before training
 
-Also runnable as ``python -m model.cli ...``. The model folder defaults to ``ROSIE_MODEL_DIR``
+Also runnable as ``python -m apps ...``. The model folder defaults to ``ROSIE_MODEL_DIR``
 (``models/rosie_model``), the history database to ``ROSIE_HISTORY_DB``
 (``artifacts/conversations.sqlite``).
 """
@@ -58,9 +58,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def open_service(args: argparse.Namespace, **service_kwargs):
     """Load the engine and open the history database named by the command-line options."""
+    from apps.chat.service import ChatService
     from model.engine import Engine
     from model.sampling import SamplingConfig
-    from server.chat_service import ChatService
 
     sampling = SamplingConfig(
         temperature=args.temperature,
@@ -228,12 +228,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote an untrained {args.preset} model to {path}")
         return 0
     if args.command == "discord":
-        from discord_bot.bot import run_bot
+        from apps.discord_bot.bot import run_bot
 
         return run_bot(open_service(args))
     if args.command == "serve":
-        from model.engine import GenerationSlots
-        from server.app import serve
+        from apps.chat.slots import GenerationSlots
+        from apps.server.app import serve
 
         serve(
             open_service(args, slots=GenerationSlots(max_active=args.max_active)),
@@ -263,7 +263,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(f"Rosie [{reply.emotion.label}]: {reply.text}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,40 +3,32 @@
 - History per channel: each channel (or DM) is its own conversation, ``discord:<channel id>``.
 - The typing indicator shows while she generates; replies over 2,000 characters are split.
 - Each user gets a token bucket (a burst, then one message every few seconds).
-- The token comes from ``DISCORD_TOKEN`` only and is scrubbed from every log record.
+- The token comes from ``DISCORD_TOKEN`` only (read by the settings) and is scrubbed from every log record.
 - A bare mention with no words is a poke.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass, field
 
 import discord
 
+from apps.chat.service import ChatService
+from apps.chat.slots import BusyError
+from foundation.settings import Settings
 from labeling.chat_format import Turn
-from model.engine import BusyError, PromptTooLongError
+from labeling.emotions import EMOTIONS
+from model.engine import PromptTooLongError
 from model.sampling import SamplingConfig
-from server.chat_service import ChatService
 
 log = logging.getLogger(__name__)
 
 DISCORD_MESSAGE_LIMIT = 2000
-EMOTION_EMOJI = {
-    "neutral": "🙂",
-    "happy": "😊",
-    "sad": "😢",
-    "surprised": "😮",
-    "angry": "😠",
-    "scared": "😨",
-    "disgusted": "🤢",
-    "curious": "🤔",
-    "excited": "🤩",
-    "affectionate": "🥰",
-}
+# One emoji per label, in the order of labeling.emotions.EMOTIONS (strict: a new label fails at import).
+EMOTION_EMOJI = dict(zip(EMOTIONS, ("🙂", "😊", "😢", "😮", "😠", "😨", "🤢", "🤔", "🤩", "🥰"), strict=True))
 
 
 @dataclass
@@ -154,7 +146,8 @@ class RosieBot(discord.Client):
 
 def run_bot(service: ChatService) -> int:
     """Connect to Discord with ``DISCORD_TOKEN`` and serve until stopped."""
-    secret = os.environ.get("DISCORD_TOKEN", "").strip()
+    configured = Settings.from_env().discord_token
+    secret = configured.get_secret_value().strip() if configured else ""
     if not secret:
         raise SystemExit(
             "DISCORD_TOKEN is not set: create a bot at https://discord.com/developers/applications, "

@@ -16,17 +16,10 @@ from pathlib import Path
 
 import torch
 
+from apps.chat.history import Conversation, ConversationStore, StoredTurn, window_turns
+from apps.chat.slots import GenerationSlots
 from labeling.chat_format import Turn
-from model.engine import (
-    EmotionEvent,
-    EmotionReading,
-    Engine,
-    GenerationEvent,
-    GenerationSlots,
-    Reply,
-    TokenEvent,
-)
-from model.history import Conversation, ConversationStore, StoredTurn, window_turns
+from model.engine import EmotionEvent, EmotionReading, Engine, GenerationEvent, Reply, TokenEvent
 from model.sampling import SamplingConfig
 
 _DONE = object()

@@ -1,0 +1,7 @@
+"""``python -m apps ...``: the ``rosie`` command."""
+
+import sys
+
+from apps.cli import main
+
+sys.exit(main())

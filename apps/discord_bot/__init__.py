@@ -1,0 +1,1 @@
+"""Rosie's Discord bot (discord.py): `rosie discord`."""

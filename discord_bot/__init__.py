@@ -1,1 +1,0 @@
-"""Rosie's Discord bot (discord.py): `rosie discord` or `python -m discord_bot`."""
