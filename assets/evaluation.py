@@ -15,7 +15,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 from foundation.atomic import write_text_atomic
 from labeling.special_tokens import PAD
 from model.evaluate import emotion_scores, lm_loss, sample_replies
-from model.token_shards import TokenShard
+from model.shards import TokenShard
 from model.weights import load_model
 from pipelines.resources import StorageResource
 

@@ -1,12 +1,12 @@
 """Training group: token shards for each phase, and the three DeepSpeed phases.
 
 - ``pretrain_tokens`` / ``personality_tokens`` / ``emotion_tokens``: memory-mapped token shards
-  (``model.token_shards``) under ``artifacts/tokens/<name>/<split>/``.
+  (``model.shards``) under ``artifacts/tokens/<name>/<split>/``.
 - ``base_model`` → ``personality_model`` → ``final_model``: each launches ``model.train`` (plain
   process or the deepspeed launcher, per the training settings) through Dagster Pipes; the trainer
   streams its metrics back and reports the materialization (loss curve, perplexity, tokens/s, MFU).
 
-Thin: tokenization lives in ``model.token_shards``, training in ``model.train``.
+Thin: tokenization lives in ``model.shards``, training in ``model.train``.
 """
 
 import json
@@ -31,7 +31,7 @@ from foundation.atomic import write_parquet_atomic
 from foundation.hashing import file_sha256
 from foundation.quarantine import QUARANTINE_SCHEMA
 from foundation.settings import PROJECT_ROOT, Settings
-from model.token_shards import (
+from model.shards import (
     BuildStats,
     build_chat_shards,
     build_text_shards,

@@ -25,7 +25,7 @@ import torch
 from foundation.settings import PROJECT_ROOT, Settings
 from model.config import ModelConfig
 from model.gpt import RosieGPT
-from model.token_shards import TokenShardWriter
+from model.shards import TokenShardWriter
 from model.tokenizer import RosieTokenizer
 from model.tokenizer_corpus import paragraphs
 from model.train import flops_per_token, peak_flops

@@ -19,7 +19,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from labeling.chat_format import Turn
 from labeling.emotions import EMOTIONS
-from model.token_shards import IGNORE_INDEX, NO_EMOTION, TokenShard, evaluation_batches
+from model.shards import IGNORE_INDEX, NO_EMOTION, TokenShard, evaluation_batches
 
 
 @torch.no_grad()

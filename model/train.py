@@ -50,7 +50,7 @@ from model.config import ModelConfig
 from model.ds_config import deepspeed_config, select_precision
 from model.evaluate import emotion_scores, lm_loss
 from model.gpt import RosieGPT, emotion_loss
-from model.token_shards import (
+from model.shards import (
     MixtureSampler,
     ShardSampler,
     TokenShard,

@@ -10,7 +10,7 @@ import pytest
 from foundation.settings import Settings
 from labeling.emotions import EMOTION_TO_ID
 from labeling.special_tokens import END_OF_TURN, role_token
-from model.token_shards import (
+from model.shards import (
     IGNORE_INDEX,
     NO_EMOTION,
     MixtureSampler,
