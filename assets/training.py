@@ -6,7 +6,7 @@
   process or the deepspeed launcher, per the training settings) through Dagster Pipes; the trainer
   streams its metrics back and reports the materialization (loss curve, perplexity, tokens/s, MFU).
 
-Thin: tokenization lives in ``model.shards``, training in ``model.train``.
+Thin: tokenization lives in ``model.shard_building``, training in ``model.train``.
 """
 
 import json
@@ -31,14 +31,14 @@ from foundation.atomic import write_parquet_atomic
 from foundation.hashing import file_sha256
 from foundation.quarantine import QUARANTINE_SCHEMA
 from foundation.settings import PROJECT_ROOT, Settings
-from model.shards import (
+from model.shard_building import (
     BuildStats,
     build_chat_shards,
     build_text_shards,
     emotion_example,
     personality_example,
-    shard_content_hash,
 )
+from model.shards import shard_content_hash
 from model.tokenizer import RosieTokenizer
 from model.train_config import TrainConfig
 from pipelines.resources import StorageResource

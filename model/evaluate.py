@@ -19,7 +19,8 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from labeling.chat_format import Turn
 from labeling.emotions import EMOTIONS
-from model.shards import IGNORE_INDEX, NO_EMOTION, TokenShard, evaluation_batches
+from model.batches import evaluation_batches
+from model.shards import IGNORE_INDEX, NO_EMOTION, TokenShard
 
 
 @torch.no_grad()

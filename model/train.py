@@ -46,17 +46,12 @@ import torch
 
 from foundation.hashing import file_sha256
 from foundation.settings import PROJECT_ROOT, Settings
+from model.batches import MixtureSampler, ShardSampler, rank_positions
 from model.config import ModelConfig
 from model.ds_config import deepspeed_config, select_precision
 from model.evaluate import emotion_scores, lm_loss
 from model.gpt import RosieGPT, emotion_loss
-from model.shards import (
-    MixtureSampler,
-    ShardSampler,
-    TokenShard,
-    rank_positions,
-    shard_content_hash,
-)
+from model.shards import TokenShard, shard_content_hash
 from model.tokenizer import RosieTokenizer
 from model.train_config import PHASE_INIT, PHASE_TOKENS, PHASE_WEIGHTS, PHASES, PhaseConfig, TrainConfig
 from model.weights import load_weights, save_weights

@@ -10,18 +10,13 @@ import pytest
 from foundation.settings import Settings
 from labeling.emotions import EMOTION_TO_ID
 from labeling.special_tokens import END_OF_TURN, role_token
+from model.batches import MixtureSampler, ShardSampler, evaluation_batches, rank_positions
+from model.shard_building import build_chat_shards, emotion_example, personality_example
 from model.shards import (
     IGNORE_INDEX,
     NO_EMOTION,
-    MixtureSampler,
-    ShardSampler,
     TokenShard,
     TokenShardWriter,
-    build_chat_shards,
-    emotion_example,
-    evaluation_batches,
-    personality_example,
-    rank_positions,
     shard_content_hash,
     token_dtype,
 )

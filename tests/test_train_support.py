@@ -18,7 +18,7 @@ from foundation.atomic import write_parquet_atomic
 from foundation.hashing import text_hash
 from foundation.settings import Settings
 from labeling.emotions import EMOTIONS
-from model.shards import build_chat_shards, build_text_shards, emotion_example, personality_example
+from model.shard_building import build_chat_shards, build_text_shards, emotion_example, personality_example
 from model.tokenizer import RosieTokenizer
 
 EKMAN_TO_ROSIE = {
