@@ -16,7 +16,7 @@ import time
 
 from foundation.atomic import write_text_atomic
 from foundation.settings import Settings
-from labeling.baseline import scores, train_and_score
+from labeling.baseline import macro_f1_scores, train_and_score
 from labeling.datasets import read_split
 from labeling.emotion_dataset import build_emotion_dataset
 from labeling.weak_labels import LexiconLabeller
@@ -32,7 +32,7 @@ def lexicon_peer(test) -> dict:
     y_true = [gold for _, gold in predicted]
     spoken = [(weak.label, gold) for weak, gold in predicted if weak]
     return {
-        "macro_f1": scores(y_true, y_pred)["macro_f1"],
+        "macro_f1": macro_f1_scores(y_true, y_pred)["macro_f1"],
         "coverage": round(len(spoken) / len(rows), 4),
         "precision_where_labelled": round(sum(p == g for p, g in spoken) / max(1, len(spoken)), 4),
     }

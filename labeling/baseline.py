@@ -8,6 +8,8 @@ scored on the same split so the figure reads as a ratio.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 from sklearn.dummy import DummyClassifier
@@ -25,14 +27,19 @@ def _texts_labels(table: pa.Table, gold_only: bool) -> tuple[list[str], list[str
     return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
-def scores(y_true: list[str], y_pred: list[str]) -> dict:
-    per_class = f1_score(y_true, y_pred, labels=list(EMOTIONS), average=None, zero_division=0)
+def macro_f1_scores(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
+    """Macro-F1 over the labels present in ``y_true``, accuracy and F1 per class.
+
+    The one definition of the emotion figures: the baseline and the model's emotion head
+    (``model.evaluate``) are both scored with it, so their macro-F1 compare.
+    """
     present = [label for label in EMOTIONS if label in set(y_true)]
+    per_class = f1_score(y_true, y_pred, labels=list(EMOTIONS), average=None, zero_division=0)
     return {
         "macro_f1": round(
             float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)), 4
         ),
-        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4) if y_true else 0.0,
         "per_class_f1": {label: round(float(f), 4) for label, f in zip(EMOTIONS, per_class, strict=True)},
     }
 
@@ -55,8 +62,8 @@ def train_and_score(train: pa.Table, test: pa.Table, *, max_features: int = 100_
     model.fit(x_train, y_train)
     fit_s = time.perf_counter() - started
     majority = DummyClassifier(strategy="most_frequent").fit(x_train, y_train)
-    result = scores(y_test, list(model.predict(x_test)))
-    peer = scores(y_test, list(majority.predict(x_test)))
+    result = macro_f1_scores(y_test, list(model.predict(x_test)))
+    peer = macro_f1_scores(y_test, list(majority.predict(x_test)))
     return {
         "model": "tfidf(1-2gram, 100k features) + logistic regression (SGD, balanced classes)",
         "split": "test (gold labels)",

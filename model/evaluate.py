@@ -2,21 +2,20 @@
 
 - :func:`lm_loss`: token-weighted cross-entropy on a shard's trained targets (perplexity = exp).
 - :func:`emotion_scores`: the emotion head read at every ``<|rosie|>`` position that carries a
-  label (the contract with the engine), scored with macro-F1 exactly as the datasets baseline is:
-  over the labels present in the gold set.
+  label (the contract with the engine), scored with the datasets baseline's own function
+  (:func:`labeling.baseline.macro_f1_scores`: macro-F1 over the labels present in the gold set).
 - :func:`sample_replies`: a few replies through the real inference engine, to see that the model
   talks (an empty reply means it ends its turn at once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import accuracy_score, f1_score
 
+from labeling.baseline import macro_f1_scores
 from labeling.chat_format import Turn
 from labeling.emotions import EMOTIONS
 from model.batches import evaluation_batches
@@ -71,20 +70,6 @@ def emotion_predictions(
     return rows
 
 
-def macro_f1_scores(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
-    """Macro-F1 over the labels present in ``y_true`` (the baseline's definition), accuracy, per class."""
-    present = [label for label in EMOTIONS if label in set(y_true)]
-    per_class = f1_score(y_true, y_pred, labels=list(EMOTIONS), average=None, zero_division=0)
-    return {
-        "macro_f1": round(
-            float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)), 4
-        ),
-        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4) if y_true else 0.0,
-        "per_class_f1": {label: round(float(f), 4) for label, f in zip(EMOTIONS, per_class, strict=True)},
-        "n": len(y_true),
-    }
-
-
 def emotion_scores(
     model: torch.nn.Module,
     shard: TokenShard,
@@ -97,13 +82,18 @@ def emotion_scores(
     """Macro-F1/accuracy of the emotion head on a chat shard: over every label, and (when the shard
     records label provenance) over the human (``gold``) labels only, as the baseline is scored."""
     rows = emotion_predictions(model, shard, block_size, batch_size, pad_id, device, max_examples)
-    scores = macro_f1_scores([EMOTIONS[t] for _, t, _ in rows], [EMOTIONS[p] for _, _, p in rows])
+    scores = _scored(rows)
     documents = shard.documents()
     if "label_source" in documents.column_names:
         sources = documents.column("label_source").to_pylist()
-        gold = [r for r in rows if sources[r[0]] == "gold"]
-        scores["gold"] = macro_f1_scores([EMOTIONS[t] for _, t, _ in gold], [EMOTIONS[p] for _, _, p in gold])
+        scores["gold"] = _scored([r for r in rows if sources[r[0]] == "gold"])
     return scores
+
+
+def _scored(rows: list[tuple[int, int, int]]) -> dict[str, Any]:
+    """The baseline's figures for ``(document, true, predicted)`` rows, and how many there were."""
+    y_true = [EMOTIONS[t] for _, t, _ in rows]
+    return {**macro_f1_scores(y_true, [EMOTIONS[p] for _, _, p in rows]), "n": len(rows)}
 
 
 SAMPLE_PROMPTS: tuple[tuple[Turn, ...], ...] = (
