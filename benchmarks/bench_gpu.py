@@ -26,8 +26,8 @@ import torch
 from benchmarks.bench_train import random_shard, sample_tokenizer, trainer_tokens_per_s
 from foundation.settings import Settings
 from model.config import ModelConfig
+from model.distributed import flops_per_token, peak_flops
 from model.gpt import RosieGPT
-from model.train import flops_per_token, peak_flops
 
 TWELVE_GB = 12 * 10**9 / 2**30  # GiB
 

@@ -24,11 +24,11 @@ import torch
 
 from foundation.settings import PROJECT_ROOT, Settings
 from model.config import ModelConfig
+from model.distributed import flops_per_token, peak_flops
 from model.gpt import RosieGPT
 from model.shards import TokenShardWriter
 from model.tokenizer import RosieTokenizer
 from model.tokenizer_corpus import paragraphs
-from model.train import flops_per_token, peak_flops
 from model.weights import manifest_path
 
 

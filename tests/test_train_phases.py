@@ -13,8 +13,9 @@ from assets.evaluation import model_eval
 from foundation.atomic import write_text_atomic
 from foundation.settings import Settings
 from labeling.baseline import train_and_score
+from model.distributed import free_port
 from model.gpt import RosieGPT
-from model.train import free_port, main
+from model.train import main
 from model.train_config import PHASE_WEIGHTS
 from model.weights import load_model, manifest_path
 from pipelines.resources import StorageResource
