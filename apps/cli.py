@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from foundation.data_root import DataRoot
 from foundation.layout import ModelFiles
 from foundation.settings import Settings
 from labeling.chat_format import Turn
@@ -147,50 +146,6 @@ def _typed_lines() -> Iterator[str]:
             return
 
 
-def write_untrained_model(
-    out_dir: Path, texts: Sequence[str], preset: str = "demo", *, seed: int = 0, **overrides: int
-) -> Path:
-    """A complete model folder with random weights and a tokenizer trained on ``texts``.
-
-    For wiring up the desktop app, the bot and tests before training has produced ``final.pth``.
-    The config's vocab is set to the tokenizer's real size; ``seed`` makes the weights reproducible.
-    """
-    import torch
-
-    from model.config import ModelConfig
-    from model.gpt import RosieGPT
-    from model.tokenizer import RosieTokenizer
-    from model.weights import save_weights
-
-    vocab_size = overrides.pop("vocab_size", None) or ModelConfig.from_preset(preset).vocab_size
-    tokenizer = RosieTokenizer.train(texts, vocab_size)
-    config = ModelConfig.from_preset(preset, vocab_size=tokenizer.vocab_size, **overrides)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config.save_json(out_dir / "config.json")
-    tokenizer.save(out_dir / "tokenizer")
-    torch.manual_seed(seed)
-    save_weights(RosieGPT(config), out_dir / "weights" / "final.pth", {"phase": "untrained"})
-    return out_dir
-
-
-def sample_texts(data_root: str, limit: int = 2000) -> list[str]:
-    """Short dialogue lines from the sample chit-chat corpus (tokenizer training for untrained models)."""
-    import yaml
-
-    root = DataRoot(data_root)
-    texts: list[str] = []
-    folder = "chitchat/chatterbot_corpus_english"
-    for path in root.list(folder, ".yml") if root.exists(folder) else []:
-        document = yaml.safe_load(root.read_bytes(path).decode("utf-8")) or {}
-        for conversation in document.get("conversations") or []:
-            texts.extend(str(line) for line in conversation)
-    if not texts:
-        raise SystemExit(
-            f"no chatterbot_corpus_english/*.yml under {data_root}/chitchat: set ROSIE_DATA_ROOT"
-        )
-    return texts[:limit]
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rosie", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -224,7 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "untrained-model":
-        path = write_untrained_model(args.out, sample_texts(Settings.from_env().data_root), args.preset)
+        from model.untrained import sample_texts, write_untrained_model
+
+        try:
+            texts = sample_texts(Settings.from_env().data_root)
+        except FileNotFoundError as exc:
+            raise SystemExit(str(exc)) from None
+        path = write_untrained_model(args.out, texts, args.preset)
         print(f"wrote an untrained {args.preset} model to {path}")
         return 0
     if args.command == "discord":

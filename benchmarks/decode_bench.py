@@ -196,8 +196,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from apps.cli import sample_texts
     from foundation.settings import Settings
+    from model.untrained import sample_texts
 
     tokenizer = RosieTokenizer.train(sample_texts(Settings.from_env().data_root), 2000)
     print(

@@ -102,10 +102,10 @@ def local_api(model_dir: Path | None, max_active: int):
     """The API in this process over ``model_dir`` (or a fresh untrained demo model)."""
     from apps.chat.service import ChatService
     from apps.chat.slots import GenerationSlots
-    from apps.cli import sample_texts, write_untrained_model
     from apps.server.app import create_app, running_server
     from foundation.settings import Settings
     from model.engine import Engine
+    from model.untrained import sample_texts, write_untrained_model
 
     with tempfile.TemporaryDirectory(prefix="rosie-load-") as scratch:
         if model_dir is None:

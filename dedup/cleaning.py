@@ -8,7 +8,6 @@ are built in a staging folder and swapped into place only when the whole run suc
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from dedup.stats import LayerStats, read_stage_stats
 from dedup.threads import RedditCommentFilter, ThreadBuilder
 from dedup.web import HtmlExtraction, OfflineURLFilter
 from dedup.words import RegexWordTokenizer
+from foundation.atomic import replace_directory
 from foundation.layout import SOURCES
 from foundation.settings import CleanConfig, Settings
 
@@ -104,19 +104,6 @@ def raw_shards(settings: Settings, source: str) -> list[Path]:
     return sorted(settings.layout.raw_dir(source).rglob("*.parquet"))
 
 
-def swap_into_place(staging: Path, final: Path) -> None:
-    """Replaces ``final`` by ``staging`` with two renames, so readers never see a half layer."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
-    if final.exists():
-        final.rename(old)
-    if staging.exists():
-        staging.rename(final)
-    else:
-        final.mkdir(parents=True)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def clean_source(
     source: str,
     settings: Settings,
@@ -147,6 +134,6 @@ def clean_source(
     )
     run_stages([stage], config)
     stats = read_stage_stats(layer, stage.logging_dir)
-    swap_into_place(work / "output", settings.layout.clean_dir(source))
-    swap_into_place(work / "excluded", settings.layout.excluded_dir(layer))
+    replace_directory(work / "output", settings.layout.clean_dir(source))
+    replace_directory(work / "excluded", settings.layout.excluded_dir(layer))
     return stats

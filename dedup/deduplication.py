@@ -28,12 +28,13 @@ from datatrove.pipeline.dedup import (
     MinhashDedupSignature,
 )
 
-from dedup.cleaning import Exclusions, swap_into_place
+from dedup.cleaning import Exclusions
 from dedup.decontaminate import Decontaminate
 from dedup.documents import DocumentReader, DocumentWriter
 from dedup.executors import Stage, run_stages
 from dedup.minhash import DedupView, FastMinhashSignature, KeepFirstCluster, exact_config, minhash_config
 from dedup.stats import LayerStats, StepStats, read_stage_stats
+from foundation.atomic import replace_directory
 from foundation.layout import SOURCES
 from foundation.settings import CleanConfig, Settings
 
@@ -157,6 +158,6 @@ def deduplicate(
             if stage is not stages[-1]:  # stage 3 skips exact duplicates that stage 6 drops and counts
                 step.counters = {_as_skipped(k): v for k, v in step.counters.items()}
             steps.append(step)
-    swap_into_place(work / "output", settings.layout.deduped_dir)
-    swap_into_place(work / "excluded", settings.layout.excluded_dir("deduped_corpus"))
+    replace_directory(work / "output", settings.layout.deduped_dir)
+    replace_directory(work / "excluded", settings.layout.excluded_dir("deduped_corpus"))
     return LayerStats("deduped_corpus", steps)

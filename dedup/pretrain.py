@@ -12,10 +12,11 @@ import shutil
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
-from dedup.cleaning import Exclusions, swap_into_place
+from dedup.cleaning import Exclusions
 from dedup.documents import DocumentReader, DocumentWriter
 from dedup.executors import Stage, run_stages
 from dedup.stats import LayerStats, read_stage_stats
+from foundation.atomic import replace_directory
 from foundation.settings import CleanConfig, Settings
 
 # Bookkeeping that the training side never reads.
@@ -55,6 +56,6 @@ def build_pretrain(settings: Settings, config: CleanConfig) -> LayerStats:
     )
     run_stages([stage], config)
     stats = read_stage_stats(stage.name, stage.logging_dir)
-    swap_into_place(work / "output", settings.layout.pretrain_dir)
-    swap_into_place(work / "excluded", settings.layout.excluded_dir("pretrain_corpus"))
+    replace_directory(work / "output", settings.layout.pretrain_dir)
+    replace_directory(work / "excluded", settings.layout.excluded_dir("pretrain_corpus"))
     return stats

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +45,22 @@ def write_text_atomic(text: str, final: str | os.PathLike) -> Path:
     with atomic_path(final) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(final)
+
+
+def replace_directory(staging: str | os.PathLike, final: str | os.PathLike) -> Path:
+    """Put the folder ``staging`` in place of ``final`` (an empty one when ``staging`` does not exist).
+
+    The old ``final`` is renamed aside first and removed last, so a reader finds the old folder or
+    the new one, never a half-written mix.
+    """
+    staging, final = Path(staging), Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    aside = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+    if final.exists():
+        os.replace(final, aside)
+    if staging.exists():
+        os.replace(staging, final)
+    else:
+        final.mkdir()
+    shutil.rmtree(aside, ignore_errors=True)
+    return final

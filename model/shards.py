@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from foundation.atomic import replace_directory
 from foundation.hashing import file_sha256
 
 TOKENS_FILE = "tokens.bin"
@@ -118,19 +119,8 @@ class TokenShardWriter:
             **meta,
         }
         (self._tmp / META_FILE).write_text(json.dumps(info, indent=2, sort_keys=True))
-        _replace_directory(self._tmp, self.directory)
+        replace_directory(self._tmp, self.directory)
         return info
-
-
-def _replace_directory(source: Path, target: Path) -> None:
-    """Move ``source`` onto ``target``; an old ``target`` is set aside first and then removed."""
-    aside = None
-    if target.exists():
-        aside = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, aside)
-    os.replace(source, target)
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
 
 
 def shard_content_hash(directory: str | os.PathLike) -> str:

@@ -40,6 +40,7 @@ from typing import Any
 import torch
 
 from foundation.settings import Settings
+from labeling.special_tokens import PAD
 from model.batches import MixtureSampler, ShardSampler, rank_positions
 from model.checkpoint import consolidated_state_dict, fingerprint, resume, save_checkpoint
 from model.distributed import device_for, flops_per_token, init_distributed, peak_flops
@@ -57,7 +58,7 @@ from model.weights import load_weights
 
 def build_sampler(run: PhaseRun) -> ShardSampler | MixtureSampler:
     """The phase's training samples, seeded per phase; phase 3 mixes in the personality shard."""
-    pad_id = run.tokenizer.token_id("<|pad|>")
+    pad_id = run.tokenizer.token_id(PAD)
     seed = run.train.seed + PHASES.index(run.phase) * 1000
     main = ShardSampler(
         TokenShard(run.settings.layout.tokens_dir(PHASE_TOKENS[run.phase]) / "train"),
@@ -118,7 +119,7 @@ def train_step(
 def evaluate(run: PhaseRun, model: torch.nn.Module) -> dict[str, float]:
     """Held-out loss and perplexity of the phase's data; emotion macro-F1 in phase 3."""
     settings = run.settings_of_phase
-    pad_id = run.tokenizer.token_id("<|pad|>")
+    pad_id = run.tokenizer.token_id(PAD)
     batch_size = settings.micro_batch_size
     results: dict[str, float] = {}
     validation = run.settings.layout.tokens_dir(PHASE_TOKENS[run.phase]) / "validation"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apps.cli import sample_texts, write_untrained_model
 from model.engine import Engine
 from model.sampling import SamplingConfig
+from model.untrained import sample_texts, write_untrained_model
 
 TINY_SHAPE = {"vocab_size": 400, "n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 256}
 
