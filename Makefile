@@ -37,6 +37,7 @@ test-slow: $(VENV)/.installed browser
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ui: $(VENV)/.installed
 	$(BIN)/dagster dev -w workspace.yaml

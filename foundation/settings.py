@@ -33,8 +33,9 @@ def _raise_named(exc: ValidationError, prefix: str) -> SettingsError:
     lines = []
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
-        name = f"{prefix}{field.upper()}"
-        lines.append(f"{name}={error.get('input')!r}: {error['msg']}")
+        name = field if field.isupper() else f"{prefix}{field.upper()}"  # an alias is the whole name
+        value = "<hidden>" if "TOKEN" in name else repr(error.get("input"))  # never echo a secret
+        lines.append(f"{name}={value}: {error['msg']}")
     return SettingsError("invalid setting: " + "; ".join(lines))
 
 
