@@ -9,13 +9,11 @@ import hashlib
 from collections import Counter
 
 import dagster as dg
-from tqdm import tqdm
 
-from dedup.ingest import IngestResult, discover, ingest_file
-from dedup.ingest_stats import previous_results, record_ingest_stats
-from foundation.catalog import refresh_views
+from dedup.ingest import IngestResult, discover
+from dedup.ingest_stats import ingest_files
 from pipelines.partitions import SOURCE_FILES
-from pipelines.resources import CatalogResource, StorageResource
+from pipelines.resources import StorageResource
 
 
 def file_metadata(result: IngestResult) -> dict:
@@ -78,7 +76,6 @@ def ingest_source(
     context: dg.AssetExecutionContext,
     config: IngestConfig,
     storage: StorageResource,
-    catalog: CatalogResource,
 ) -> dg.MaterializeResult:
     settings = storage.settings
     files = discover(settings.data_root)[source]
@@ -95,15 +92,7 @@ def ingest_source(
         new = [path for path in files if path not in known]
         if new:
             context.instance.add_dynamic_partitions(SOURCE_FILES.name, new)
-    with catalog.connect() as con:
-        previous = {} if config.force else previous_results(con, source)
-    results = [
-        ingest_file(settings, path, previous.get(path))
-        for path in tqdm(files, desc=f"raw_{source}", unit="file")
-    ]
-    with catalog.connect() as con:
-        record_ingest_stats(con, [r for r in results if not r.reused])
-        refresh_views(con, settings.layout)
+    results = ingest_files(settings, source, files, config.force)
     for result in results:
         note = "unchanged, shard kept; " if result.reused else ""
         context.log.info(
@@ -136,9 +125,8 @@ def _raw_asset(source: str, description: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         config: IngestConfig,
         storage: StorageResource,
-        catalog: CatalogResource,
     ) -> dg.MaterializeResult:
-        return ingest_source(source, context, config, storage, catalog)
+        return ingest_source(source, context, config, storage)
 
     return raw_asset
 

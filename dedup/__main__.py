@@ -1,6 +1,6 @@
 """``python -m dedup``: the cleaning and dedup layers without Dagster.
 
-    python -m dedup ingest                  # raw shards from the data root (the ingest layer)
+    python -m dedup ingest [--force]        # raw shards + ingest_stats from the data root (the ingest layer)
     python -m dedup clean [--source web]    # clean_web / clean_books / clean_reddit
     python -m dedup dedup                   # deduped_corpus (exact + MinHash + decontamination
                                             #   against the built datasets; --no-decontamination)
@@ -32,12 +32,17 @@ def _report(name: str, run: LayerRun, seconds: float) -> None:
         print(f"  COUNT PROBLEM: {problem}", file=sys.stderr)
 
 
-def _ingest(settings: Settings) -> None:
-    from dedup.ingest import discover, ingest_file
+def _ingest(settings: Settings, force: bool) -> None:
+    """The ingest layer as the ``raw_*`` assets run it: shards, quarantine files, ``ingest_stats``."""
+    from dedup.ingest import discover
+    from dedup.ingest_stats import ingest_files
 
     for source, files in discover(settings.data_root).items():
-        kept = sum(ingest_file(settings, f).kept for f in files)
-        print(f"raw_{source}: {len(files)} files, {kept} documents")
+        results = ingest_files(settings, source, files, force)
+        kept = sum(r.kept for r in results)
+        quarantined = sum(sum(r.quarantined.values()) for r in results)
+        reused = sum(r.reused for r in results)
+        print(f"raw_{source}: {len(files)} files ({reused} unchanged), {kept} documents, {quarantined} bad")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executor", choices=EXECUTORS)
     parser.add_argument("--workers", type=int)
     parser.add_argument("--language")
+    parser.add_argument(
+        "--force", action="store_true", help="ingest: re-read files whose sha256 is unchanged"
+    )
     parser.add_argument(
         "--no-decontamination",
         action="store_true",
@@ -60,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     settings = Settings.from_env()
     if args.command == "ingest":
-        _ingest(settings)
+        _ingest(settings, args.force)
         return 0
     config = CleanConfig.from_env(executor=args.executor, workers=args.workers, language=args.language)
     problems = 0

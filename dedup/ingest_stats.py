@@ -1,6 +1,8 @@
-"""The ``ingest_stats`` table of the DuckDB catalog: one row per ingested file, with its counts.
+"""The ``ingest_stats`` table of the DuckDB catalog (one row per ingested file, with its counts),
+and :func:`ingest_files`, the ingest run both entry points share: the ``raw_*`` assets and
+``python -m dedup ingest`` produce the same shards, quarantine files and catalog.
 
-The daily refresh reads it back to skip files whose sha256 has not changed.
+The daily refresh reads the table back to skip files whose sha256 has not changed.
 """
 
 from __future__ import annotations
@@ -8,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import duckdb
+from tqdm import tqdm
 
-from dedup.ingest import IngestResult
+from dedup.ingest import IngestResult, ingest_file
+from foundation.catalog import connect, refresh_views
+from foundation.settings import Settings
 
 _INGEST_STATS = """
 CREATE TABLE IF NOT EXISTS ingest_stats (
@@ -40,3 +45,25 @@ def record_ingest_stats(con: duckdb.DuckDBPyConnection, results: Iterable[Ingest
         placeholders = ", ".join("?" for _ in row)
         con.execute("DELETE FROM ingest_stats WHERE source_file = ?", [result.source_file])
         con.execute(f"INSERT INTO ingest_stats ({columns}) VALUES ({placeholders})", list(row.values()))
+
+
+def ingest_files(
+    settings: Settings, source: str, files: list[str], force: bool = False
+) -> list[IngestResult]:
+    """Ingests ``files`` (paths under the data root, all of ``source``), records their
+    ``ingest_stats`` rows and refreshes the catalog views.
+
+    Files whose sha256 and reader are unchanged since their last row keep their shard (``reused``)
+    unless ``force``.
+    """
+    catalog = settings.layout.catalog_path
+    with connect(catalog) as con:
+        previous = {} if force else previous_results(con, source)
+    results = [
+        ingest_file(settings, path, previous.get(path))
+        for path in tqdm(files, desc=f"raw_{source}", unit="file")
+    ]
+    with connect(catalog) as con:
+        record_ingest_stats(con, [r for r in results if not r.reused])
+        refresh_views(con, settings.layout)
+    return results

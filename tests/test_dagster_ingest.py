@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from assets.ingest import raw_books, raw_reddit, raw_web
+from dedup.__main__ import main as dedup_cli
 from foundation.settings import Settings
 from pipelines.partitions import SOURCE_FILES
 from pipelines.resources import CatalogResource, StorageResource
@@ -69,6 +70,40 @@ def test_unpartitioned_materialization_ingests_every_file(small_root, tmp_path):
             "SELECT sum(records_in), sum(kept) FROM ingest_stats WHERE source = 'web'"
         ).fetchone()
         assert stats == (2 + 6 + 10, 12)
+
+
+def _ingest_stats(artifacts: Path) -> list[tuple]:
+    """The ``ingest_stats`` rows without run-specific columns (timings, where the artifacts are)."""
+    with duckdb.connect(str(artifacts / "catalog.duckdb"), read_only=True) as con:
+        cursor = con.execute("SELECT * EXCLUDE (seconds, ingested_at) FROM ingest_stats ORDER BY source_file")
+        columns = [d[0] for d in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        for column in ("shard", "quarantine_file"):
+            row[column] = row[column] and str(Path(row[column]).relative_to(artifacts))
+    return [tuple(row.items()) for row in rows]
+
+
+def test_cli_ingest_writes_the_same_catalog_as_the_assets(small_root, tmp_path, monkeypatch):
+    dg.materialize(
+        [raw_web, raw_books, raw_reddit],
+        instance=dg.DagsterInstance.ephemeral(),
+        resources=resources(small_root, tmp_path),
+    )
+    monkeypatch.setenv("ROSIE_DATA_ROOT", str(small_root))
+    monkeypatch.setenv("ROSIE_ARTIFACTS_DIR", str(tmp_path / "cli"))
+    assert dedup_cli(["ingest"]) == 0
+    expected = _ingest_stats(tmp_path / "artifacts")
+    assert len(expected) == len(SUBSET) and _ingest_stats(tmp_path / "cli") == expected
+    with duckdb.connect(
+        str(tmp_path / "cli" / "catalog.duckdb"), read_only=True
+    ) as con:  # the README's query
+        totals = con.execute(
+            "SELECT source, sum(records_in), sum(kept), sum(skipped_total), sum(quarantined_total) "
+            "FROM ingest_stats GROUP BY source ORDER BY source"
+        ).fetchall()
+        assert [row[0] for row in totals] == ["books", "reddit", "web"]
+        assert con.execute("SELECT count(*) FROM raw_web").fetchone()[0] == 12
 
 
 def test_one_partition_ingests_one_file(small_root, tmp_path):
