@@ -18,8 +18,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import fsspec
 import yaml
+
+from foundation.data_root import DataRoot
 
 
 @dataclass(frozen=True)
@@ -57,33 +58,20 @@ class Quarantine:
         return dict(Counter(f"{r['source']}:{r['reason']}" for r in self.records))
 
 
-class SourceFiles:
-    """Reads files under the data root once each and remembers their sha256 (lineage)."""
+class SourceFiles(DataRoot):
+    """The data root, remembering the sha256 of every file read (lineage)."""
 
     def __init__(self, data_root: str) -> None:
-        self.data_root = data_root.rstrip("/")
+        super().__init__(data_root)
         self.sha256: dict[str, str] = {}
 
     def read_bytes(self, rel: str) -> bytes:
-        url = f"{self.data_root}/{rel}"
-        try:
-            with fsspec.open(url, "rb") as f:
-                data = f.read()
-        except FileNotFoundError as exc:
-            message = f"{url} not found: point ROSIE_DATA_ROOT at the sample data (../shared/data)"
-            raise FileNotFoundError(2, message, rel) from exc
+        data = super().read_bytes(rel)
         self.sha256[rel] = hashlib.sha256(data).hexdigest()
         return data
 
     def read_text(self, rel: str, encoding: str = "utf-8") -> str:
         return self.read_bytes(rel).decode(encoding, errors="replace")
-
-    def list(self, rel_dir: str, suffix: str) -> list[str]:
-        fs, root = fsspec.core.url_to_fs(f"{self.data_root}/{rel_dir}")
-        if not fs.isdir(root):
-            raise FileNotFoundError(2, f"folder {root} not found under the data root", rel_dir)
-        names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(root, detail=False) if p.endswith(suffix))
-        return [f"{rel_dir}/{name}" for name in names]
 
 
 def read_available(source: str, reader, files: SourceFiles, quarantine: Quarantine) -> Iterator:
