@@ -2,15 +2,16 @@
 
 Stages (the same pipeline objects under every executor):
 
-1. exact signatures  reader → ExactDedupSignature (hash of the normalised full text)
-2. exact duplicates  ExactFindDedups (one task)
-3. MinHash signatures  reader → ExactDedupFilter → DedupView → FastMinhashSignature (datatrove's, vectorised)
+1. exact signatures  reader → SurvivorKeys → ExactDedupSignature (hash of the normalised full text)
+2. exact duplicates  ExactSurvivors (one task; each group keeps its smallest survivor key)
+3. MinHash signatures  reader → ExactDedupFilter → SurvivorKeys → DedupView → FastMinhashSignature
 4. MinHash buckets  MinhashDedupBuckets (one task per bucket)
-5. MinHash clusters  KeepFirstCluster (one task; earliest document survives)
+5. MinHash clusters  ClusterSurvivors (one task; each cluster keeps its smallest survivor key)
 6. filter  reader → ExactDedupFilter → MinhashDedupFilter → Decontaminate → writer
 
 Stages 3 and 6 drop exact duplicates first, so both see the same document order and MinHash's
-per-file document indices line up.
+per-task document positions line up. Which document survives is ``dedup.survivors``' rule, a
+function of the documents alone, so the corpus is the same for any worker count or executor.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from dedup.cleaning import Exclusions
 from dedup.decontaminate import Decontaminate
 from dedup.documents import DocumentReader, DocumentWriter
 from dedup.executors import Stage, run_stages
-from dedup.minhash import DedupView, FastMinhashSignature, KeepFirstCluster, exact_config, minhash_config
+from dedup.minhash import DedupView, FastMinhashSignature, exact_config, minhash_config
 from dedup.stats import LayerStats, StepStats, read_stage_stats
+from dedup.survivors import ClusterSurvivors, ExactSurvivors, SurvivorKeys
 from foundation.atomic import replace_directory
 from foundation.layout import SOURCES
 from foundation.settings import CleanConfig, Settings
@@ -45,7 +47,7 @@ def clean_shards(settings: Settings) -> list[Path]:
 
 
 class _CleanReader(DocumentReader):
-    """All clean shards, split over tasks by rank in a fixed file order (MinHash's file ids)."""
+    """All clean shards, split over tasks by rank (task r reads files r, r+N, ... of the sorted list)."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(str(settings.layout.clean_root), glob_pattern="*/*.parquet")
@@ -55,32 +57,35 @@ def dedup_stages(
     settings: Settings, config: CleanConfig, evaluation_texts: list[str], work: Path, reference: bool = False
 ) -> list[Stage]:
     """The six stages. ``reference=True`` swaps in datatrove's stock pieces with their defaults
-    (``simplify_text`` normalisation, spaCy-tokenized shingles, union-by-size clustering): the
-    peer of ``benchmarks/dedup_throughput.py``."""
+    (``simplify_text`` normalisation, spaCy-tokenized shingles, survivors by task order and
+    union-by-size clustering): the peer of ``benchmarks/dedup_throughput.py``."""
     tasks = config.tasks_for(len(clean_shards(settings)))
     exact, minhash = exact_config(reference), minhash_config(config)
     signatures = MinhashDedupSignature if reference else FastMinhashSignature
-    clusters = (
-        MinhashDedupCluster(
+    exact_keys, minhash_keys = str(work / "exact/keys"), str(work / "minhash/keys")
+    if reference:
+        find_exact = ExactFindDedups(str(work / "exact/sigs"), str(work / "exact/dups"), exact)
+        clusters = MinhashDedupCluster(
             str(work / "minhash/buckets"), str(work / "minhash/clusters"), minhash, True, True
         )
-        if reference
-        else KeepFirstCluster(
-            str(work / "minhash/buckets"), str(work / "minhash/clusters"), config.minhash_buckets
+    else:
+        find_exact = ExactSurvivors(str(work / "exact/sigs"), exact_keys, str(work / "exact/dups"), exact)
+        clusters = ClusterSurvivors(
+            str(work / "minhash/buckets"), minhash_keys, str(work / "minhash/clusters")
         )
-    )
     excluded = Exclusions(work / "excluded")
     reader = lambda: _CleanReader(settings)  # noqa: E731 - a fresh reader per stage
+    keys = lambda folder: [] if reference else [SurvivorKeys(folder)]  # noqa: E731
     return [
         Stage(
             "exact_signatures",
-            [reader(), ExactDedupSignature(str(work / "exact/sigs"), exact)],
+            [reader(), *keys(exact_keys), ExactDedupSignature(str(work / "exact/sigs"), exact)],
             tasks,
             work / "logs/1_exact_signatures",
         ),
         Stage(
             "exact_find",
-            [ExactFindDedups(str(work / "exact/sigs"), str(work / "exact/dups"), exact)],
+            [find_exact],
             1,
             work / "logs/2_exact_find",
         ),
@@ -89,6 +94,7 @@ def dedup_stages(
             [
                 reader(),
                 ExactDedupFilter(str(work / "exact/dups"), exact),
+                *keys(minhash_keys),
                 DedupView(),
                 signatures(str(work / "minhash/sigs"), minhash),
             ],

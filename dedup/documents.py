@@ -60,13 +60,15 @@ class DocumentReader(ParquetReader):
     """Reads DOCUMENT_SCHEMA shards. Tasks split the files: rank r reads files r, r+N, ... in order.
 
     Rows with empty text are counted as ``empty_skipped`` (datatrove's readers skip them), so the
-    count ledger still adds up.
+    count ledger still adds up. datatrove's ``file_path`` (the shard's absolute path) is not added:
+    a layer's content must not depend on where the artifacts are or how tasks split the files.
     """
 
     name = "📒 Documents"
 
     def __init__(self, data_folder: str, glob_pattern: str = "**/*.parquet", **kwargs: Any) -> None:
         super().__init__(data_folder, glob_pattern=glob_pattern, **kwargs)
+        self.add_file_path = False
 
     def _default_adapter(self, data: dict, path: str, id_in_file: int | str) -> dict:
         return row_to_document(data)

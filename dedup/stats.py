@@ -147,9 +147,8 @@ def conservation_problems(stats: LayerStats, rows_in: int | None = None) -> list
         if "books" in c:  # book chunker: books in, chunks out
             current = int(c.get("chunks", 0))
         elif "comments" in c:  # thread builder: comments in, paths out
-            used = (
-                c.get("comments_in_paths", 0) + c.get("dropped_no_reply", 0) + c.get("duplicate_comment", 0)
-            )
+            dropped = sum(v for k, v in c.items() if k.startswith("dropped_"))
+            used = c.get("comments_in_paths", 0) + dropped + c.get("duplicate_comment", 0)
             if int(used) != seen:
                 problems.append(f"{step.name}: {seen} comments, {int(used)} in paths or dropped")
             current = int(c.get("paths", 0))

@@ -1,11 +1,15 @@
 """Reddit: comment-level filters, then thread reconstruction into conversation paths.
 
-Threads are rebuilt from ``parent_id`` and cut into root→reply chains that cover every kept
-comment exactly once: a chain starts at a root (a submission, or a comment whose parent was
+Threads are rebuilt from ``parent_id``, one input file at a time (so a path never depends on
+which files a task happened to read together), and cut into root→reply chains that cover every
+kept comment exactly once: a chain starts at a root (a submission, or a comment whose parent was
 dropped or is missing) and follows the best-scored reply; every other reply starts a new chain
 whose first turn is its parent, as context. Chains therefore share at most one turn, so sibling
 paths are not near-duplicates of each other (root→every-leaf paths would repeat the same long
 prefix and MinHash would collapse them).
+
+A path is a dialogue: consecutive turns by the same author are merged into one turn, and a path
+with fewer than two distinct authors (someone answering themselves) is dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ BOT_AUTHORS = frozenset({"automoderator", "autotldr", "remindmebot", "totesmesse
 _BOT_NAME = re.compile(r"(^|[_-])bot$|bot$", re.I)
 _BOT_SIGNATURE = re.compile(r"\bI am a bot\b|\bthis action was performed automatically\b", re.I)
 _KIND_PREFIX = re.compile(r"^t\d_")
+# Reddit's placeholders for a body a moderator removed or its author deleted, wherever they stand
+# (a submission keeps its title: "Title\n\n[removed]").
+_REMOVED_MARKER = re.compile(r"[ \t]*\[\s*(removed|deleted)(\s+by\s[^\]\n]{1,40})?\s*\][ \t]*", re.I)
+_BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
 
 
 def reddit_id(value: object) -> str | None:
@@ -53,8 +61,18 @@ def is_bot(author: str | None, text: str) -> bool:
     return bool(_BOT_SIGNATURE.search(text))
 
 
+def strip_removed_markers(text: str) -> tuple[str, str | None]:
+    """``text`` without ``[removed]``/``[deleted]`` markers, and the first marker's word (or None)."""
+    found = _REMOVED_MARKER.search(text)
+    if not found:
+        return text, None
+    text = _REMOVED_MARKER.sub(" ", text).replace(" \n", "\n").replace("\n ", "\n")
+    return _BLANK_LINES.sub("\n\n", text).strip(), found.group(1).lower()
+
+
 class RedditCommentFilter(BaseFilter):
-    """Drops deleted/removed comments, bot accounts, low scores and comments outside length bounds."""
+    """Strips removed/deleted markers (a comment left empty is dropped as ``removed``/``deleted``),
+    drops bot accounts, low scores and comments outside length bounds."""
 
     name = "👽 Reddit comments"
 
@@ -69,9 +87,12 @@ class RedditCommentFilter(BaseFilter):
         self.min_score, self.min_chars, self.max_chars = min_score, min_chars, max_chars
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        text = doc.text.strip()
-        if text in ("[deleted]", "[removed]"):
-            return False, text.strip("[]")
+        text, marker = strip_removed_markers(doc.text.strip())
+        if marker:
+            if not text:
+                return False, marker
+            doc.text = text
+            self.stat_update("removed_markers_stripped")
         if is_bot(doc.metadata.get("author"), text):
             return False, "bot"
         score = _score(doc)
@@ -84,30 +105,54 @@ class RedditCommentFilter(BaseFilter):
         return True
 
 
+def speaker(turn: dict, index: int) -> str:
+    """Who said a turn; turns without an author (pair records, deleted accounts) alternate
+    between two unknown speakers."""
+    return turn.get("author") or f"unknown-{index % 2}"
+
+
+def merge_same_author(turns: list[dict]) -> list[dict]:
+    """Consecutive turns by one (known) author become one turn, their texts a line apart."""
+    merged: list[dict] = []
+    for turn in turns:
+        previous = merged[-1] if merged else None
+        if previous and turn.get("author") and previous.get("author") == turn["author"]:
+            previous["text"] = f"{previous['text'].rstrip()}\n{turn['text'].strip()}"
+            previous["ids"] = [*previous.get("ids", [previous["id"]]), turn["id"]]
+            previous["context"] = previous.get("context", False) and turn.get("context", False)
+        else:
+            merged.append(dict(turn))
+    return merged
+
+
 def render_dialogue(turns: list[dict]) -> str:
     """Plain dialogue text: one paragraph per turn, speakers lettered A, B, ... by first appearance."""
     speakers: dict[str, str] = {}
     lines = []
     for index, turn in enumerate(turns):
-        who = turn.get("author") or f"unknown-{index % 2}"
-        label = speakers.setdefault(who, chr(ord("A") + min(len(speakers), 25)))
+        label = speakers.setdefault(speaker(turn, index), chr(ord("A") + min(len(speakers), 25)))
         lines.append(f"{label}: {turn['text'].strip()}")
     return "\n\n".join(lines)
 
 
-def _turn(doc: Document) -> dict:
+def _turn(doc: Document, context: bool = False) -> dict:
+    author = doc.metadata.get("author")
     return {
         "id": comment_id(doc),
-        "author": doc.metadata.get("author"),
+        "author": None if author in ("", "[deleted]") else author,  # deleted accounts: unknown
         "score": _score(doc),
         "text": doc.text,
+        "context": context,
     }
 
 
 class ThreadBuilder(PipelineStep):
-    """Buffers a task's comments, rebuilds the reply forest and yields one document per chain.
+    """Buffers a task's comments, rebuilds each input file's reply forest and yields one document
+    per chain whose turns, same-author turns merged, come from at least two authors.
 
-    A root with no reply is no dialogue: it goes to the exclusion writer as ``no_reply``.
+    Dropped chains go to the exclusion writer, every comment of them, as ``no_reply`` (a comment
+    nobody answered), ``single_author`` (someone answering themselves) or ``too_few_turns``
+    (under ``min_turns`` once merged).
     """
 
     type = "🧵 - THREAD"
@@ -119,13 +164,49 @@ class ThreadBuilder(PipelineStep):
         self.exclusion_writer = exclusion_writer
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        nodes: dict[str, Document] = {}
+        files: dict[str, dict[str, Document]] = defaultdict(dict)  # source file -> comment id -> comment
         for doc in data:
             self.stat_update("comments")
+            nodes = files[doc.metadata.get("source_file") or ""]
             key = comment_id(doc)
-            if key in nodes:  # the same comment twice in one task: keep the first
+            if key in nodes:  # the same comment twice in one file: keep the first
                 self.stat_update("duplicate_comment")
             nodes.setdefault(key, doc)
+        writer = self.exclusion_writer or contextlib.nullcontext()
+        with writer as excluded:
+            for source_file in sorted(files):
+                nodes = files[source_file]
+                for context, own in self._chains(*self._forest(nodes)):
+                    turns = [
+                        _turn(nodes[k], context=k == context) for k in ([context] if context else []) + own
+                    ]
+                    question = nodes[own[0]].metadata.get("parent_text")
+                    if context is None and question:  # a reply pair whose question is no record of its own
+                        parent = nodes[own[0]].metadata.get("parent_id")
+                        turns.insert(0, {"id": parent, "author": None, "text": question, "context": True})
+                    merged = merge_same_author(turns)
+                    reason = (
+                        "no_reply"
+                        if len(turns) < 2
+                        else "single_author"
+                        if len(merged) < 2
+                        else "too_few_turns"
+                        if len(merged) < self.min_turns
+                        else None
+                    )
+                    if reason is None:
+                        self.stat_update("comments_in_paths", value=len(own))
+                        yield self._path_document(own, merged, nodes)
+                        continue
+                    self.stat_update(f"dropped_{reason}", value=len(own))
+                    if self.exclusion_writer:
+                        for key in own:
+                            nodes[key].metadata["filter_reason"] = reason
+                            excluded.write(nodes[key], rank)
+
+    @staticmethod
+    def _forest(nodes: dict[str, Document]) -> tuple[list[str], dict[str, list[str]]]:
+        """(roots, replies of each comment, best-scored first) of one file's comments."""
         children: dict[str, list[str]] = defaultdict(list)
         roots = []
         for key, doc in nodes.items():
@@ -136,23 +217,7 @@ class ThreadBuilder(PipelineStep):
                 roots.append(key)
         for siblings in children.values():
             siblings.sort(key=lambda k: (-(_score(nodes[k]) or 0), k))
-
-        writer = self.exclusion_writer or contextlib.nullcontext()
-        with writer as excluded:
-            for context, own in self._chains(roots, children):
-                turns = [_turn(nodes[k]) for k in ([context] if context else []) + own]
-                question = nodes[own[0]].metadata.get("parent_text")
-                if context is None and question:  # a reply pair whose question is no record of its own
-                    turns.insert(0, {"id": nodes[own[0]].metadata.get("parent_id"), "text": question})
-                if len(turns) < self.min_turns:
-                    self.stat_update("dropped_no_reply")
-                    if self.exclusion_writer:
-                        lone = nodes[own[-1]]
-                        lone.metadata["filter_reason"] = "no_reply"
-                        excluded.write(lone, rank)
-                    continue
-                self.stat_update("comments_in_paths", value=len(own))
-                yield self._path_document(own, turns, nodes)
+        return roots, children
 
     @staticmethod
     def _chains(roots: list[str], children: dict[str, list[str]]) -> list[tuple[str | None, list[str]]]:
@@ -187,10 +252,13 @@ class ThreadBuilder(PipelineStep):
                 "link_id",
             )
         }
+        context_turns = next((i for i, turn in enumerate(turns) if not turn["context"]), len(turns))
         metadata.update(
-            turns=json.dumps(turns, ensure_ascii=False),
+            turns=json.dumps(
+                [{k: v for k, v in t.items() if k != "context"} for t in turns], ensure_ascii=False
+            ),
             n_turns=len(turns),
-            context_turns=len(turns) - len(own),  # leading turns repeated from another chain
+            context_turns=context_turns,  # leading turns repeated from another chain (or a pair's question)
             comment_ids=json.dumps(own),
         )
         return Document(text=render_dialogue(turns), id=f"{head.id}>{own[-1]}", metadata=metadata)

@@ -110,12 +110,13 @@ def test_same_book_in_both_folders_is_caught(corpus: Settings) -> None:
 
 def test_reddit_paths_are_dialogues(corpus: Settings) -> None:
     paths = _rows(corpus.layout.clean_dir("reddit"))
-    for row in paths[:200]:
+    for row in paths:
         turns = json.loads(json.loads(row["metadata"])["turns"])
-        assert len(turns) >= 2
-        assert row["text"].startswith("A: ")
+        speakers = [turn.split(": ", 1)[0] for turn in row["text"].split("\n\n") if turn[1:3] == ": "]
+        assert len(turns) >= 2 and len(set(speakers)) >= 2, row["text"][:300]
+        assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False)), row["text"][:300]
         assert row["text"].startswith(f"A: {turns[0]['text'].strip()}")
-        assert all(t["text"] not in ("[deleted]", "[removed]") for t in turns)
+        assert "[deleted]" not in row["text"] and "[removed]" not in row["text"]
     pretrain = [r for r in _rows(corpus.layout.pretrain_dir) if r["source"] == "reddit"]
     assert pretrain and all("turns" not in json.loads(r["metadata"]) for r in pretrain)
 

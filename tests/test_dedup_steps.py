@@ -137,13 +137,56 @@ def test_reddit_filters_and_threads_on_the_real_thread(data_root: Path) -> None:
     comment_filter = RedditCommentFilter(min_score=1)
     kept = [d for d in docs if comment_filter.filter(d) is True]
     assert comment_filter.filter(docs[-1]) == (False, "bot")
-    assert not any(d.text.strip() in ("[deleted]", "[removed]") for d in kept)
+    assert not any("[deleted]" in d.text or "[removed]" in d.text for d in kept)
     builder = ThreadBuilder()
     paths = list(builder.run(iter(kept)))
-    own = builder.stats["comments_in_paths"].total
-    assert own + builder.stats["dropped_no_reply"].total == len(kept)  # every comment used once
-    assert all(len(json.loads(p.metadata["turns"])) >= 2 for p in paths)
+    counters = {k: v.total for k, v in builder.stats.stats.items()}
+    dropped = sum(v for k, v in counters.items() if k.startswith("dropped_"))
+    assert counters["comments_in_paths"] + dropped == len(kept)  # every comment used once
+    assert_dialogues(paths)
     assert any(p.text.startswith("A: We're back") for p in paths)
+
+
+def assert_dialogues(paths: list[Document]) -> None:
+    """Every path has two speakers or more, and no speaker follows themselves."""
+    assert paths
+    for path in paths:
+        turns = json.loads(path.metadata["turns"])
+        labels = [line.split(":", 1)[0] for line in path.text.split("\n\n") if line[:2].rstrip(":").isupper()]
+        assert len(turns) >= 2 and len(set(labels)) >= 2, path.text[:200]
+        assert all(a != b for a, b in zip(labels, labels[1:], strict=False)), path.text[:200]
+
+
+def test_reddit_user_listing_gives_dialogues_or_nothing() -> None:
+    """A /user/ listing: one author's comments, their parents mostly not in the file, some answering
+    the author's own comments; a submission whose body was removed; a deleted account."""
+    me = {"author": "me", "score": 3, "source_file": "reddit/user_me.json"}
+    others = {"score": 2, "source_file": me["source_file"]}
+    listing = [
+        _doc("Replying to someone you cannot see here.", name="t1_a", parent_id="t1_gone", **me),
+        _doc("And adding to my own comment.", name="t1_b", parent_id="t1_a", **me),
+        _doc("Then once more, still talking to myself.", name="t1_c", parent_id="t1_b", **me),
+        _doc("A lone comment on some thread.", name="t1_d", parent_id="t3_elsewhere", **me),
+        _doc("What is everyone reading?\n\n[removed]", name="t3_s", parent_id=None, **me),
+        _doc("Dune, again.", name="t1_e", parent_id="t3_s", **others, author="you"),
+        _doc("Same here!", name="t1_f", parent_id="t1_e", **others, author="[deleted]"),
+        _doc("Great choice.", name="t1_g", parent_id="t1_e", **me),
+        _doc("Thanks. I'll check it out. [deleted]", name="t1_h", parent_id="t1_g", **me),
+    ]
+    comment_filter = RedditCommentFilter(min_score=1)
+    kept = [d for d in listing if comment_filter.filter(d) is True]
+    assert kept[4].text == "What is everyone reading?" and kept[-1].text == "Thanks. I'll check it out."
+    builder = ThreadBuilder()
+    paths = {p.id.rsplit(">", 1)[-1]: p.text for p in builder.run(iter(kept))}
+    assert builder.stats["dropped_single_author"].total == 3  # a -> b -> c
+    assert builder.stats["dropped_no_reply"].total == 1  # d
+    # the best-scored reply chain (my two last turns merged), and the sibling reply with its parent
+    assert paths == {
+        "h": "A: What is everyone reading?\n\nB: Dune, again.\n\n"
+        "A: Great choice.\nThanks. I'll check it out.",
+        "f": "A: Dune, again.\n\nB: Same here!",
+    }
+    assert_dialogues(list(ThreadBuilder().run(iter(kept))))
 
 
 def test_minhash_shingles_are_stable_and_normalised() -> None:
