@@ -25,8 +25,8 @@ import torch
 
 from benchmarks.bench_train import random_shard, sample_tokenizer, trainer_tokens_per_s
 from foundation.settings import Settings
-from model.config import ModelConfig
-from model.distributed import flops_per_token, peak_flops
+from model.config import ModelConfig, training_flops_per_token
+from model.distributed import peak_flops
 from model.gpt import RosieGPT
 
 TWELVE_GB = 12 * 10**9 / 2**30  # GiB
@@ -77,7 +77,7 @@ def main() -> None:
     plain = plain_autocast_tokens_per_s(config, args.steps, args.micro_batch, dtype)
     n_params = RosieGPT(config).num_parameters()
     peak, source = peak_flops(torch.device("cuda"), dtype)
-    plain_mfu = flops_per_token(config, n_params, config.block_size) * plain / peak
+    plain_mfu = training_flops_per_token(config, config.block_size) * plain / peak
     print(
         f"{name}, {dtype}: gpt768 ({n_params / 1e6:.0f}M parameters), micro-batch {args.micro_batch} x 2048"
     )
@@ -88,7 +88,12 @@ def main() -> None:
     print(f"  plain PyTorch (autocast): {plain:,.0f} tokens/s, MFU {plain_mfu:.1%} (peak: {source})")
     print(f"  ratio trainer/plain: {trainer['tokens_per_s'] / plain:.2f}")
 
-    overrides = {"offload_optimizer": True, "activation_checkpointing": True, "zero_stage": 2}
+    overrides = {
+        "offload_optimizer": True,
+        "activation_checkpointing": True,
+        "zero_stage": 2,
+        "zero0_when_fits": False,  # the 12 GB setup, even on a card where ZeRO-0 would fit
+    }
     with tempfile.TemporaryDirectory() as tmp:
         settings, config = prepared_settings(Path(tmp) / "500m", "500m")
         big = trainer_tokens_per_s(settings, "500m", max(args.steps // 4, 3), 4, config.block_size, overrides)

@@ -1,6 +1,6 @@
 """Forward+backward throughput and MFU of RosieGPT's demo preset vs HF GPT2LMHeadModel, same shape, same run.
 
-MFU counts against the fp32 matmul peak measured here first (best of several square matmuls), so
+MFU counts against the fp32 matmul peak measured here first (``model.distributed.matmul_flops``), so
 the figure means "fraction of what this CPU's BLAS can actually do", not a datasheet number. Both
 models run the same token batches, alternating step by step so background load hits both alike.
 
@@ -19,20 +19,8 @@ from pathlib import Path
 import torch
 
 from model.config import ModelConfig, parameter_count_formula, training_flops_per_token
+from model.distributed import matmul_flops
 from model.gpt import RosieGPT
-
-
-def matmul_peak_flops(sizes: tuple[int, ...] = (512, 1024, 2048), repeats: int = 5) -> float:
-    """Best fp32 FLOP/s of a square matmul on this machine (the MFU denominator)."""
-    best = 0.0
-    for n in sizes:
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        torch.mm(a, b)  # warm-up: thread pool, caches
-        for _ in range(repeats):
-            start = time.perf_counter()
-            torch.mm(a, b)
-            best = max(best, 2 * n**3 / (time.perf_counter() - start))
-    return best
 
 
 def gpt2_peer(config: ModelConfig) -> torch.nn.Module:
@@ -84,7 +72,7 @@ def main() -> None:
         "rosie": torch.randint(0, config.vocab_size, (args.batch, seq_len + 1)),
         "hf_gpt2": torch.randint(0, config.vocab_size, (args.batch, seq_len)),
     }
-    peak = matmul_peak_flops()
+    peak = matmul_flops("cpu", torch.float32)
     for name in models:
         steps[name](batches[name])  # warm-up
     times: dict[str, list[float]] = {name: [] for name in models}

@@ -1,9 +1,11 @@
-"""The processes and the hardware they run on: the process group, each rank's device, and the
-figures behind MFU (training FLOPs per token, the device's peak FLOPs) and peak memory.
+"""The processes and the hardware they run on: the process group, each rank's device, its memory,
+its measured matmul speed (which picks the precision and is the MFU denominator on CPU) and peak
+memory. Training FLOPs per token are :func:`model.config.training_flops_per_token`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import socket
@@ -11,8 +13,6 @@ import time
 from pathlib import Path
 
 import torch
-
-from model.config import ModelConfig
 
 
 def free_port() -> int:
@@ -65,39 +65,53 @@ GPU_PEAK_TFLOPS = {
 }
 
 
-def cpu_peak_flops() -> float:
-    """fp32 peak of the cores torch uses: threads x clock x FMA lanes (AVX-512: 64, AVX2: 32 FLOPs/cycle)."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
-    per_cycle = 64 if " avx512f" in info else 32 if " fma" in info else 8
-    return torch.get_num_threads() * (max(mhz) if mhz else 2000.0) * 1e6 * per_cycle
+@functools.cache
+def matmul_flops(device_type: str, dtype: torch.dtype, n: int = 1024, repeats: int = 5) -> float:
+    """Best FLOP/s of an ``n x n`` matmul at ``dtype`` on this process's device and threads.
+
+    Cached per process: the precision choice and the MFU denominator read the same measurement.
+    Best-of-``repeats`` after a warm-up, so background load on a shared machine lowers it least.
+    """
+    device = torch.device(device_type)
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    a @ b  # warm-up: thread pool, kernel selection
+    best = math.inf
+    for _ in range(repeats):
+        sync()
+        started = time.perf_counter()
+        a @ b
+        sync()
+        best = min(best, time.perf_counter() - started)
+    return 2 * n**3 / best
 
 
 def peak_flops(device: torch.device, dtype: torch.dtype) -> tuple[float, str]:
-    """The denominator of MFU: datasheet peak for known GPUs, the cores' FMA peak on CPU, else a
-    measured matmul peak."""
-    if device.type == "cpu":
-        return cpu_peak_flops(), f"{torch.get_num_threads()} CPU threads x clock x FMA width (fp32)"
-    name = torch.cuda.get_device_name(device)
-    for key, tflops in GPU_PEAK_TFLOPS.items():
-        if key in name and dtype != torch.float32:
-            return tflops * 1e12, f"{name} datasheet"
-    n = 8192
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    best = math.inf
-    for _ in range(3):
-        torch.cuda.synchronize()
-        started = time.perf_counter()
-        a @ b
-        torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - started)
-    return 2 * n**3 / best, f"measured {dtype} matmul on {name}"
+    """The denominator of MFU and where it comes from: the datasheet's dense 16-bit peak for known
+    GPUs, otherwise the measured matmul peak at ``dtype`` (the CPU's BLAS at the chosen precision)."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, tflops in GPU_PEAK_TFLOPS.items():
+            if key in name and dtype != torch.float32:
+                return tflops * 1e12, f"{name} datasheet, dense {str(dtype).removeprefix('torch.')}"
+    else:
+        name = f"{torch.get_num_threads()} CPU threads"
+    flops = matmul_flops(device.type, dtype)
+    precision = str(dtype).removeprefix("torch.")
+    return flops, f"measured {precision} matmul peak on {name}: {flops / 1e9:,.0f} GFLOP/s"
 
 
-def flops_per_token(config: ModelConfig, n_params: int, block_size: int) -> float:
-    """Training FLOPs per token (PaLM appendix B, as in nanoGPT): 6N plus the attention scores."""
-    return 6 * n_params + 12 * config.n_layer * config.n_embd * block_size
+def device_memory_bytes(device: torch.device) -> int:
+    """Memory a training process may fill: the accelerator's total, or the host's available RAM."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
 def peak_memory_gib(device: torch.device) -> float:

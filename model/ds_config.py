@@ -1,36 +1,78 @@
 """The DeepSpeed config of one phase, generated from the training settings and the device.
 
-Nothing here is hand-edited JSON: the same settings produce a CPU config for the demo and a
-ZeRO-2 + optimizer-offload bf16 config on a 12 GB GPU. Activation checkpointing is the model's own
-switch (``ModelConfig.gradient_checkpointing``, per block), set by the trainer from the same
-settings, so it needs no DeepSpeed section.
+Nothing here is hand-edited JSON: the same settings produce a ZeRO-0 CPU config for the demo and a
+ZeRO-2 + optimizer-offload bf16 config on a 12 GB GPU. Precision and ZeRO stage are resolved from
+the hardware (:func:`select_precision`, :func:`resolve_zero`) before the config is built.
+Activation checkpointing is the model's own switch (``ModelConfig.gradient_checkpointing``, per
+block), set by the trainer from the same settings, so it needs no DeepSpeed section.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
 
+from model.config import ModelConfig
+from model.distributed import device_memory_bytes, matmul_flops
+from model.memory import Strategy, estimate
 from model.train_config import TrainConfig
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+# bf16 on CPU only where its matmuls beat fp32 by this much: the casts autocast adds cost the rest,
+# and a margin keeps the choice stable under a shared machine's timing noise.
+CPU_BF16_MIN_SPEEDUP = 1.25
+# ZeRO-0 on one process only if its whole training state takes at most this share of the memory.
+FIT_FRACTION = 0.8
 
 
 def select_precision(requested: str, device_type: str) -> str:
-    """``auto``: fp32 on CPU (bf16 autocast is far slower there), bf16 on GPUs that support it,
-    otherwise fp16 with dynamic loss scaling."""
+    """``auto``: on CPU, bf16 where this machine's bf16 matmul measures faster than fp32 (bf16 units:
+    AVX512-BF16, AMX), else fp32; bf16 on GPUs that support it, otherwise fp16 with loss scaling."""
     if requested != "auto":
         if requested not in PRECISIONS:
             raise ValueError(f"precision {requested!r}: expected auto or one of {PRECISIONS}")
         return requested
     if device_type == "cpu":
-        return "fp32"
+        speedup = matmul_flops("cpu", torch.bfloat16) / matmul_flops("cpu", torch.float32)
+        return "bf16" if speedup >= CPU_BF16_MIN_SPEEDUP else "fp32"
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp16"
 
 
-def deepspeed_config(train: TrainConfig, phase: str, *, precision: str, world_size: int) -> dict[str, Any]:
-    """The config dict passed to ``deepspeed.initialize`` for ``phase``."""
+def resolve_zero(
+    train: TrainConfig, config: ModelConfig, phase: str, world_size: int, device: torch.device
+) -> TrainConfig:
+    """``train`` with the ZeRO stage and offload this run uses.
+
+    One process whose whole training state fits the device runs ZeRO-0: partitioning over a single
+    rank saves no memory and costs flat-buffer copies every step. Several processes keep the
+    configured stage (it shards the states across them), and so does one process that needs the
+    configured offload to fit, or whose ``zero0_when_fits`` is off.
+    """
+    if world_size > 1 or not train.zero0_when_fits:
+        return train
+    settings = train.phase(phase)
+    needed = estimate(
+        config,
+        Strategy("ZeRO-0", 0),
+        micro_batch=settings.micro_batch_size,
+        seq_len=settings.block_size or config.block_size,
+        checkpointing=train.activation_checkpointing,
+    ).gpu_total
+    if needed > FIT_FRACTION * device_memory_bytes(device):
+        return train
+    return replace(train, zero_stage=0, offload_optimizer=False)
+
+
+def deepspeed_config(
+    train: TrainConfig, phase: str, *, precision: str, world_size: int, device_type: str
+) -> dict[str, Any]:
+    """The config dict passed to ``deepspeed.initialize`` for ``phase``.
+
+    bf16 on an accelerator is DeepSpeed's bf16 mode (16-bit weights, fp32 master copy); on CPU it is
+    autocast (fp32 weights, bf16 matmuls), which is what makes the CPU's bf16 units pay.
+    """
     settings = train.phase(phase)
     zero: dict[str, Any] = {
         "stage": train.zero_stage,
@@ -75,7 +117,9 @@ def deepspeed_config(train: TrainConfig, phase: str, *, precision: str, world_si
         "steps_per_print": 2**31 - 1,  # the trainer logs; DeepSpeed's own step log stays quiet
         "wall_clock_breakdown": False,
     }
-    if precision == "bf16":
+    if precision == "bf16" and device_type == "cpu":
+        config["torch_autocast"] = {"enabled": True, "dtype": "bfloat16"}
+    elif precision == "bf16":
         config["bf16"] = {"enabled": True}
     elif precision == "fp16":
         config["fp16"] = {

@@ -9,6 +9,7 @@ import base64
 import contextlib
 import dataclasses
 import hashlib
+import statistics
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,9 @@ def write_outputs(
     metrics = {
         "final_train_loss": sum(h["loss"] for h in recent) / max(len(recent), 1),
         **{k: v for k, v in final.items() if k != "step"},
-        "tokens_per_s": sum(h["tokens_per_s"] for h in recent) / max(len(recent), 1),
-        "mfu": sum(h["mfu"] for h in recent) / max(len(recent), 1),
+        # medians: one slow step (the first, a checkpoint, a busy machine) does not move them
+        "tokens_per_s": statistics.median(h["tokens_per_s"] for h in recent) if recent else 0.0,
+        "mfu": statistics.median(h["mfu"] for h in recent) if recent else 0.0,
         "peak_memory_gib": peak_memory_gib(run.device),
         "steps": settings.max_steps,
         "tokens_seen": settings.max_steps

@@ -30,6 +30,7 @@ if __package__ in (None, ""):  # run as a script (``deepspeed model/train.py``):
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -43,8 +44,9 @@ from foundation.settings import Settings
 from labeling.special_tokens import PAD
 from model.batches import MixtureSampler, ShardSampler, rank_positions
 from model.checkpoint import consolidated_state_dict, fingerprint, resume, save_checkpoint
-from model.distributed import device_for, flops_per_token, init_distributed, peak_flops
-from model.ds_config import deepspeed_config, select_precision
+from model.config import training_flops_per_token
+from model.distributed import device_for, init_distributed, peak_flops
+from model.ds_config import PRECISIONS, deepspeed_config, resolve_zero, select_precision
 from model.evaluate import emotion_scores, lm_loss
 from model.gpt import RosieGPT, emotion_loss
 from model.phase_outputs import write_outputs
@@ -144,10 +146,22 @@ def evaluate(run: PhaseRun, model: torch.nn.Module) -> dict[str, float]:
     return results
 
 
+def agreed_precision(run: PhaseRun) -> str:
+    """The precision every rank trains in: rank 0 resolves it (``auto`` measures) and the others follow."""
+    choice = PRECISIONS.index(select_precision(run.train.precision, run.device.type)) if run.is_main else 0
+    index = torch.tensor([choice], device=run.device)
+    torch.distributed.broadcast(index, src=0)
+    return PRECISIONS[int(index.item())]
+
+
 def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
     """Train one phase to its ``max_steps`` (resuming if possible) and write its weights."""
     import deepspeed
 
+    precision = agreed_precision(run)
+    # The resolved stage and precision are part of the run: its fingerprint, manifest and log.
+    train = resolve_zero(run.train, run.config, run.phase, run.world, run.device)
+    run = dataclasses.replace(run, train=dataclasses.replace(train, precision=precision))
     settings = run.settings_of_phase
     init = PHASE_INIT[run.phase]
     init_path = run.settings.layout.model.weights_path(PHASE_WEIGHTS[init]) if init else None
@@ -158,8 +172,9 @@ def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
     n_params = model.num_parameters()
     sampler = build_sampler(run)
 
-    precision = select_precision(run.train.precision, run.device.type)
-    ds_config = deepspeed_config(run.train, run.phase, precision=precision, world_size=run.world)
+    ds_config = deepspeed_config(
+        run.train, run.phase, precision=precision, world_size=run.world, device_type=run.device.type
+    )
     engine, _, _, _ = deepspeed.initialize(
         model=model, model_parameters=parameter_groups(model, run.train), config=ds_config
     )
@@ -179,7 +194,11 @@ def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
     )
     compute_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     peak, peak_source = peak_flops(run.device, compute_dtype)
-    step_flops_per_token = flops_per_token(run.config, n_params, run.block_size)
+    step_flops_per_token = training_flops_per_token(run.config, run.block_size)
+    reporter.info(
+        f"MFU = {step_flops_per_token / 1e6:,.1f} MFLOP/token (matmul FLOPs, model.config."
+        f"training_flops_per_token) x tokens/s / peak ({peak_source})"
+    )
     tokens_per_step = settings.micro_batch_size * settings.grad_accum_steps * run.world * run.block_size
 
     engine.train()
@@ -227,7 +246,13 @@ def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
             evals,
             init_path,
             n_params,
-            {"precision": precision, "mfu_peak": peak_source, "world_size": run.world},
+            {
+                "precision": precision,
+                "zero_stage": run.train.zero_stage,
+                "mfu_peak": peak_source,
+                "mfu_flops_per_token": step_flops_per_token,
+                "world_size": run.world,
+            },
         )
         reporter.info(f"phase {run.phase} done: wrote {result['weights']}")
     torch.distributed.barrier()

@@ -55,10 +55,13 @@ class TrainConfig:
     seed: int = 1337
     zero_stage: int = 2
     offload_optimizer: bool = False
+    # one process whose training state fits its device runs ZeRO-0 without offload (see
+    # model.ds_config.resolve_zero); False keeps the configured stage (e.g. to measure a 12 GB setup)
+    zero0_when_fits: bool = True
     gradient_clipping: float = 1.0
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.95)
-    precision: str = "auto"  # auto: fp32 on CPU, bf16 on GPUs that support it, fp16 otherwise
+    precision: str = "auto"  # auto: CPU bf16 where its matmuls measure faster, GPU bf16 (else fp16)
     activation_checkpointing: bool = False
     keep_checkpoints: int = 2
     pretrain_validation_fraction: float = 0.02

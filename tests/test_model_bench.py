@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.bench_model import gpt2_peer, matmul_peak_flops
+from benchmarks.bench_model import gpt2_peer
 from model.config import ModelConfig, parameter_count_formula, training_flops_per_token
+from model.distributed import matmul_flops
 
 
 def test_gpt2_peer_has_the_identical_shape() -> None:
@@ -22,4 +23,4 @@ def test_flops_and_peak_are_plausible() -> None:
     config = ModelConfig.from_preset("demo")
     n = parameter_count_formula(config)
     assert 5 * n < training_flops_per_token(config, 256) < 8 * n
-    assert 1e8 < matmul_peak_flops(sizes=(256,), repeats=2) < 1e14
+    assert 1e8 < matmul_flops("cpu", torch.float32, n=256, repeats=2) < 1e14

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from foundation.settings import Settings
-from model.config import PRESETS
-from model.ds_config import deepspeed_config, select_precision
+from model.config import PRESETS, ModelConfig
+from model.distributed import matmul_flops
+from model.ds_config import CPU_BF16_MIN_SPEEDUP, deepspeed_config, resolve_zero, select_precision
 from model.train_config import PHASES, TRAIN_PRESETS, TrainConfig
 
 
@@ -46,7 +48,9 @@ def test_json_round_trip(tmp_path):
 
 
 def test_precision_by_device():
-    assert select_precision("auto", "cpu") == "fp32"
+    measured = matmul_flops("cpu", torch.bfloat16) / matmul_flops("cpu", torch.float32)
+    assert select_precision("auto", "cpu") == ("bf16" if measured >= CPU_BF16_MIN_SPEEDUP else "fp32")
+    assert select_precision("fp32", "cpu") == "fp32"
     assert select_precision("fp16", "cuda") == "fp16"
     with pytest.raises(ValueError):
         select_precision("fp8", "cuda")
@@ -59,7 +63,7 @@ def test_deepspeed_config_follows_the_settings():
         "phases": {"personality": {"grad_accum_steps": 4}},
     }
     train = TrainConfig.from_preset("demo").with_overrides(overrides)
-    config = deepspeed_config(train, "personality", precision="fp16", world_size=2)
+    config = deepspeed_config(train, "personality", precision="fp16", world_size=2, device_type="cuda")
     phase = train.phases["personality"]
     assert config["train_batch_size"] == phase.micro_batch_size * 4 * 2
     assert config["gradient_accumulation_steps"] == 4
@@ -72,10 +76,33 @@ def test_deepspeed_config_follows_the_settings():
     assert config["scheduler"]["params"]["warmup_num_steps"] == phase.warmup_steps
     assert config["fp16"]["enabled"] and config["fp16"]["loss_scale"] == 0  # dynamic loss scaling
     assert "bf16" not in config
-    cpu = deepspeed_config(TrainConfig.from_preset("demo"), "base", precision="fp32", world_size=1)
+    demo = TrainConfig.from_preset("demo")
+    cpu = deepspeed_config(demo, "base", precision="fp32", world_size=1, device_type="cpu")
     assert "fp16" not in cpu and "bf16" not in cpu and "offload_optimizer" not in cpu["zero_optimization"]
-    stage3 = deepspeed_config(train.with_overrides({"zero_stage": 3}), "base", precision="bf16", world_size=1)
-    assert stage3["bf16"] == {"enabled": True}
+    cpu_bf16 = deepspeed_config(demo, "base", precision="bf16", world_size=1, device_type="cpu")
+    assert cpu_bf16["torch_autocast"] == {"enabled": True, "dtype": "bfloat16"} and "bf16" not in cpu_bf16
+    stage3 = deepspeed_config(
+        train.with_overrides({"zero_stage": 3}), "base", precision="bf16", world_size=1, device_type="cuda"
+    )
+    assert stage3["bf16"] == {"enabled": True} and "torch_autocast" not in stage3
     assert stage3["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"]
     with pytest.raises(ValueError, match="offload"):
-        deepspeed_config(train.with_overrides({"zero_stage": 0}), "base", precision="fp32", world_size=1)
+        deepspeed_config(
+            train.with_overrides({"zero_stage": 0}), "base", precision="fp32", world_size=1, device_type="cpu"
+        )
+
+
+def test_zero_stage_by_world_size_and_memory():
+    """One process that fits runs ZeRO-0 (no offload); several ranks, or a model that does not fit
+    one device, keep the configured stage and offload."""
+    cpu = torch.device("cpu")
+    demo = TrainConfig.from_preset("demo")
+    config = ModelConfig.from_preset("demo")
+    one = resolve_zero(demo.with_overrides({"offload_optimizer": True}), config, "base", 1, cpu)
+    assert (one.zero_stage, one.offload_optimizer) == (0, False)
+    assert resolve_zero(demo, config, "base", 2, cpu) == demo
+    pinned = demo.with_overrides({"zero0_when_fits": False})
+    assert resolve_zero(pinned, config, "base", 1, cpu) == pinned
+    huge = TrainConfig.from_preset("1b")  # ~1B parameters at 2048 context: more than this host holds
+    big_model = ModelConfig.from_preset("1b", n_layer=400)
+    assert resolve_zero(huge, big_model, "base", 1, cpu) == huge
