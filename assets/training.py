@@ -12,7 +12,6 @@ Thin: tokenization lives in ``model.shard_building``, training in ``model.train`
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -34,14 +33,14 @@ from foundation.settings import PROJECT_ROOT, Settings
 from model.shard_building import (
     BuildStats,
     build_chat_shards,
-    build_text_shards,
     emotion_example,
     personality_example,
+    tokenize_corpus,
 )
 from model.shards import shard_content_hash
 from model.tokenizer import RosieTokenizer
 from model.train_config import TrainConfig
-from pipelines.resources import StorageResource
+from pipelines.resources import CleaningResource, StorageResource
 
 GROUP = "training"
 DATASET_SPLITS = ("train", "validation", "test")
@@ -72,18 +71,14 @@ def _shard_metadata(settings: Settings, name: str, stats: dict[str, BuildStats],
     }
 
 
-def _pretrain_documents(files: list[Path]) -> Iterator[tuple[str, str]]:
-    for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(columns=["id", "text"], batch_size=1024):
-            yield from zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True)
-
-
 @asset(
     group_name=GROUP,
     deps=[AssetKey("pretrain_corpus"), AssetKey("rosie_tokenizer")],
     description="Pretraining corpus as uint16/uint32 token shards (train + hash-fixed validation documents)",
 )
-def pretrain_tokens(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
+def pretrain_tokens(
+    context: AssetExecutionContext, storage: StorageResource, cleaning: CleaningResource
+) -> MaterializeResult:
     settings = storage.settings
     files = sorted(settings.layout.pretrain_dir.glob("*.parquet"))
     if not files:
@@ -92,11 +87,13 @@ def pretrain_tokens(context: AssetExecutionContext, storage: StorageResource) ->
         )
     sources = {str(path): file_sha256(path) for path in files}
     train = TrainConfig.from_settings(settings)
-    tokenizer = _tokenizer(settings)
-    stats = build_text_shards(
-        _pretrain_documents(files),
-        tokenizer,
+    _tokenizer(settings)  # a missing tokenizer fails here, with its fix, not in every task
+    stats = tokenize_corpus(
+        files,
+        settings.layout.model.tokenizer_dir,
         settings.layout.tokens_dir("pretrain"),
+        settings.layout.work_dir("pretrain_tokens"),
+        cleaning.config(),  # the cleaning executor: local processes, slurm or ray
         validation_fraction=train.pretrain_validation_fraction,
         sources=sources,
     )

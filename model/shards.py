@@ -89,6 +89,15 @@ class TokenShardWriter:
             self._documents.append(document or {})
         self._offsets.append(self._offsets[-1] + len(array))
 
+    def extend(self, tokens: np.ndarray, lengths: np.ndarray) -> None:
+        """Append many text documents at once: their ids back to back and each one's length."""
+        if self.chat:
+            raise ValueError("chat shards take documents one by one (add), with their targets")
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
+            raise ValueError(f"token id out of range for a vocabulary of {self.vocab_size}")
+        self._tokens.write(tokens.astype(self.dtype).tobytes())
+        self._offsets.extend((self._offsets[-1] + np.cumsum(lengths, dtype=np.int64)).tolist())
+
     @property
     def n_documents(self) -> int:
         return len(self._offsets) - 1

@@ -112,3 +112,35 @@ def test_load_rejects_foreign_special_tokens_and_missing_files(tmp_path: Path) -
         RosieTokenizer.load(tmp_path / "missing")
     with pytest.raises(ValueError, match="must exceed"):
         RosieTokenizer.train(["x"], vocab_size=100)
+
+
+def _hf_ids(tokenizer: RosieTokenizer, texts: list[str]) -> list[list[int]]:
+    """The HF backend's ordinary-text ids: what the tiktoken encoder must reproduce exactly."""
+    backend = Tokenizer.from_str(tokenizer.backend.to_str())
+    backend.encode_special_tokens = True
+    return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_fast_encoder_gives_the_hf_ids(tokenizer: RosieTokenizer, text: str) -> None:
+    assert tokenizer.encode_text(text) == _hf_ids(tokenizer, [text])[0]
+
+
+@pytest.mark.slow
+def test_fast_encoder_gives_the_hf_ids_on_the_whole_sample(data_root: Path) -> None:
+    """Every file of the sample (books, chit-chat, emotion, web, reddit; gzip opened, zip skipped) at
+    the real 32k vocabulary trained on the books."""
+    import gzip
+
+    from model.tokenizer_corpus import paragraphs
+
+    books = sorted((data_root / "books").rglob("*.txt"))
+    tokenizer = RosieTokenizer.train(
+        (p for book in books for p in paragraphs(book.read_text(encoding="utf-8", errors="replace"))),
+        vocab_size=32_000,
+    )
+    for path in sorted(p for p in data_root.rglob("*") if p.is_file() and p.suffix != ".zip"):
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        text = raw.decode("utf-8", errors="replace")
+        assert tokenizer.encode_batch([text]) == _hf_ids(tokenizer, [text]), path

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from foundation.settings import Settings
+from foundation.settings import CleanConfig, Settings
 from labeling.emotions import EMOTION_TO_ID
 from labeling.special_tokens import END_OF_TURN, role_token
 from model.batches import MixtureSampler, ShardSampler, evaluation_batches, rank_positions
-from model.shard_building import build_chat_shards, emotion_example, personality_example
+from model.shard_building import (
+    build_chat_shards,
+    build_text_shards,
+    emotion_example,
+    parquet_documents,
+    personality_example,
+    tokenize_corpus,
+)
 from model.shards import (
     IGNORE_INDEX,
     NO_EMOTION,
@@ -20,7 +30,7 @@ from model.shards import (
     shard_content_hash,
     token_dtype,
 )
-from tests.test_train_support import prepare
+from tests.test_train_support import prepare, pretrain_documents
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +188,38 @@ def test_evaluation_batches_cover_each_document_once(prepared):
     assert labelled == int((shard.emotion[:] >= 0).sum()), (
         "long documents keep their end: every label is read"
     )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_corpus_tokenized_on_the_executor_equals_one_process(prepared, tmp_path, workers):
+    """Documents split over three parquet files, one local task per file: the same shards, token for
+    token, as encoding them in this process, whatever the worker count; empty texts counted."""
+    settings, tokenizer = prepared
+    documents = pretrain_documents(Path(settings.data_root))[:60] + [("empty", "  ")]
+    files = []
+    for index in range(3):
+        rows = documents[index::3]
+        path = tmp_path / f"corpus-{index}.parquet"
+        pq.write_table(pa.table({"id": [r[0] for r in rows], "text": [r[1] for r in rows]}), path)
+        files.append(path)
+    in_process = build_text_shards(
+        [row for path in files for row in parquet_documents(path)],
+        tokenizer,
+        tmp_path / "one",
+        validation_fraction=0.1,
+    )
+    on_executor = tokenize_corpus(
+        files,
+        settings.layout.model.tokenizer_dir,
+        tmp_path / "executor",
+        tmp_path / "work",
+        CleanConfig(executor="local", workers=workers),
+        validation_fraction=0.1,
+    )
+    assert on_executor == in_process
+    assert sum(s.kept + s.filtered for s in on_executor.values()) == len(documents)
+    for split in ("train", "validation"):
+        assert shard_content_hash(tmp_path / "executor" / split) == shard_content_hash(
+            tmp_path / "one" / split
+        )
+    assert not (tmp_path / "work").exists()
