@@ -1,17 +1,20 @@
 """Decode speed of Rosie's engine vs Hugging Face GPT2LMHeadModel with its KV cache, same shape, same run.
 
-For each preset (demo, gpt768) and precision (fp32, int8 dynamic) it measures, at batch 1, greedy:
+For each preset (demo, gpt768) and precision (fp32, int8 weight-only) it measures, at batch 1:
 - first-token latency for a 512-token prompt (prefill + first sampled token; Rosie's also includes
-  the forced emotion token, one extra 1-token step, because that is what a user waits for);
-- decode tokens/s from the first to the last generated token.
+  the emotion read and the forced emotion token, one extra 1-token step, because that is what a
+  user waits for);
+- decode tokens/s from the first to the last generated token, and the share of the memory-bandwidth
+  bound it reaches (weight bytes read per token vs the measured read bandwidth).
 
 The peer is ``GPT2LMHeadModel`` with identical width/depth/heads/vocab/context, exact GELU, SDPA
-attention and ``generate(use_cache=True)``. For int8 both get the same treatment: every Linear,
-including the (tied) LM head, is dynamically quantized (GPT-2's Conv1D layers are converted to
-Linear first so quantize_dynamic can reach them). Both compute the LM head at the last position
-only during prefill (HF via ``logits_to_keep``). Weights are random: speed does
-not depend on them. The demo preset's context is stretched to fit the 512-token prompt (position
-table only; per-token compute unchanged).
+attention and ``generate(use_cache=True)``. Both do the same sampling work per token: greedy after
+a 1.1 repetition penalty, the special tokens suppressed, a minimum length. For int8 both get the
+same treatment: every Linear, including the (tied) LM head, becomes ``model.quantize.Int8Linear``
+(GPT-2's Conv1D layers are converted to Linear first). Both compute the LM head at the last
+position only during prefill (HF via ``logits_to_keep``). Weights are random: speed does not
+depend on them. Warm-up runs the real prompt length. The demo preset's context is stretched to fit
+the 512-token prompt (position table only; per-token compute unchanged).
 
     python benchmarks/decode_bench.py                      # both presets, fp32 + int8
     python benchmarks/decode_bench.py --presets demo --new-tokens 32 --repeats 2
@@ -20,10 +23,10 @@ table only; per-token compute unchanged).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,11 +35,11 @@ import torch
 from model.config import ModelConfig
 from model.engine import Engine, TokenEvent
 from model.gpt import RosieGPT
-from model.quantize import quantize_int8, quantized_tied_head
+from model.quantize import linear_weight_bytes, quantize_int8, quantized_tied_head
 from model.sampling import SamplingConfig
 from model.tokenizer import RosieTokenizer
 
-warnings.filterwarnings("ignore")
+REPETITION_PENALTY = 1.1
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Measurement:
     system: str
     first_token_s: float
     decode_tokens_per_s: float
+    bandwidth_bound_tokens_per_s: float
 
 
 def rosie_engine(config: ModelConfig, tokenizer: RosieTokenizer, int8: bool) -> Engine:
@@ -56,7 +60,12 @@ def rosie_engine(config: ModelConfig, tokenizer: RosieTokenizer, int8: bool) -> 
 
 
 def time_rosie(engine: Engine, prompt: list[int], new_tokens: int) -> tuple[float, float]:
-    sampling = SamplingConfig(temperature=0.0, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    sampling = SamplingConfig(
+        temperature=0.0,
+        repetition_penalty=REPETITION_PENALTY,
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+    )
     started = time.perf_counter()
     times = [
         time.perf_counter() for e in engine.stream(prompt, sampling=sampling) if isinstance(e, TokenEvent)
@@ -82,9 +91,7 @@ def hf_peer(config: ModelConfig, int8: bool):
     ).eval()
     if int8:
         conv1d_to_linear(peer)
-        from torch.ao.quantization import quantize_dynamic
-
-        peer = quantize_dynamic(peer, {torch.nn.Linear}, dtype=torch.qint8)
+        peer = quantize_int8(peer)
     return peer
 
 
@@ -101,7 +108,7 @@ def conv1d_to_linear(model: torch.nn.Module) -> None:
                 setattr(parent, name, linear)
 
 
-def time_hf(peer, prompt: list[int], new_tokens: int) -> tuple[float, float]:
+def time_hf(peer, prompt: list[int], new_tokens: int, banned: list[int]) -> tuple[float, float]:
     from transformers.generation.streamers import BaseStreamer
 
     class Clock(BaseStreamer):
@@ -126,6 +133,8 @@ def time_hf(peer, prompt: list[int], new_tokens: int) -> tuple[float, float]:
             max_new_tokens=new_tokens,
             min_new_tokens=new_tokens,
             do_sample=False,
+            repetition_penalty=REPETITION_PENALTY,
+            suppress_tokens=banned,
             use_cache=True,
             streamer=clock,
             pad_token_id=0,
@@ -142,28 +151,57 @@ def bench_preset(
     torch.manual_seed(0)
     prompt = torch.randint(len(tokenizer.backend.get_vocab()), config.vocab_size, (prompt_tokens,)).tolist()
     int8 = precision == "int8"
+    engine = rosie_engine(config, tokenizer, int8)
+    banned = engine.banned_ids + engine.stop_ids  # Rosie bans these until min_new_tokens: all of them here
     systems = {
-        "rosie": (rosie_engine(config, tokenizer, int8), time_rosie),
-        "hf_gpt2": (hf_peer(config, int8), time_hf),
+        "rosie": (engine, time_rosie),
+        "hf_gpt2": (hf_peer(config, int8), functools.partial(time_hf, banned=banned)),
     }
     for runner, timer in systems.values():
-        timer(runner, prompt[:32], 4)  # warm-up: allocator, kernels, lazy init
+        timer(runner, prompt, 4)  # warm-up at the real prompt length: allocator, kernels, lazy init
     # Interleaved repeats, so background load on a shared machine hits both systems alike.
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in systems}
     for _ in range(repeats):
         for name, (runner, timer) in systems.items():
             runs[name].append(timer(runner, prompt, new_tokens))
+    bound = bandwidth_bound(engine, read_bandwidth())
     results = []
     for name, timings in runs.items():
         first_token_s = statistics.median(t[0] for t in timings)
         tokens_per_s = statistics.median(t[1] for t in timings)
-        results.append(Measurement(preset, precision, name, first_token_s, tokens_per_s))
+        results.append(Measurement(preset, precision, name, first_token_s, tokens_per_s, bound))
         print(
             f"  {preset:6} {precision:4} {name:8} first token {first_token_s * 1000:8.1f} ms"
-            f"  decode {tokens_per_s:7.1f} tok/s",
+            f"  decode {tokens_per_s:7.1f} tok/s ({tokens_per_s / bound:.0%} of the {bound:.0f} tok/s bound)",
             flush=True,
         )
     return results
+
+
+@functools.cache
+def read_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
+    """Best bytes/s of summing a buffer far larger than the caches (what a decode step does to weights)."""
+    buffer = torch.ones(megabytes * 2**20 // 4)
+    buffer.sum()
+    best = min(_timed(buffer.sum) for _ in range(repeats))
+    return buffer.numel() * 4 / best
+
+
+def _timed(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def bandwidth_bound(engine: Engine, bytes_per_s: float) -> float:
+    """Tokens/s if a decode step cost only reading, once, every weight it multiplies by: the blocks'
+    attention and MLP Linears and the LM head (the memory path does not run without memory)."""
+    blocks = sum(linear_weight_bytes(b.attn) + linear_weight_bytes(b.mlp) for b in engine.model.blocks)
+    head = engine.lm_head
+    head_bytes = (
+        linear_weight_bytes(head) if isinstance(head, torch.nn.Module) else engine.model.tok_emb.weight.nbytes
+    )
+    return bytes_per_s / (blocks + head_bytes)
 
 
 def report(measurements: list[Measurement]) -> str:

@@ -87,6 +87,16 @@ def matmul_flops(device_type: str, dtype: torch.dtype, n: int = 1024, repeats: i
     return 2 * n**3 / best
 
 
+# bf16 on CPU only where its matmuls beat fp32 by this much: the casts around them cost the rest,
+# and the margin keeps the choice stable under a shared machine's timing noise.
+CPU_BF16_MIN_SPEEDUP = 1.25
+
+
+def cpu_bf16_is_faster() -> bool:
+    """Whether this CPU has bf16 units worth using (AVX512-BF16, AMX): by measurement, not by flags."""
+    return matmul_flops("cpu", torch.bfloat16) >= CPU_BF16_MIN_SPEEDUP * matmul_flops("cpu", torch.float32)
+
+
 def peak_flops(device: torch.device, dtype: torch.dtype) -> tuple[float, str]:
     """The denominator of MFU and where it comes from: the datasheet's dense 16-bit peak for known
     GPUs, otherwise the measured matmul peak at ``dtype`` (the CPU's BLAS at the chosen precision)."""

@@ -15,14 +15,11 @@ from typing import Any
 import torch
 
 from model.config import ModelConfig
-from model.distributed import device_memory_bytes, matmul_flops
+from model.distributed import cpu_bf16_is_faster, device_memory_bytes
 from model.memory import Strategy, estimate
 from model.train_config import TrainConfig
 
 PRECISIONS = ("fp32", "bf16", "fp16")
-# bf16 on CPU only where its matmuls beat fp32 by this much: the casts autocast adds cost the rest,
-# and a margin keeps the choice stable under a shared machine's timing noise.
-CPU_BF16_MIN_SPEEDUP = 1.25
 # ZeRO-0 on one process only if its whole training state takes at most this share of the memory.
 FIT_FRACTION = 0.8
 
@@ -35,8 +32,7 @@ def select_precision(requested: str, device_type: str) -> str:
             raise ValueError(f"precision {requested!r}: expected auto or one of {PRECISIONS}")
         return requested
     if device_type == "cpu":
-        speedup = matmul_flops("cpu", torch.bfloat16) / matmul_flops("cpu", torch.float32)
-        return "bf16" if speedup >= CPU_BF16_MIN_SPEEDUP else "fp32"
+        return "bf16" if cpu_bf16_is_faster() else "fp32"
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp16"
 
 

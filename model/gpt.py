@@ -86,11 +86,14 @@ class CausalSelfAttention(nn.Module):
         else:
             past = kv_cache.length
             k, v = kv_cache.update(layer, k, v)
-            # new token i sits at absolute position past+i and may see keys 0..past+i
-            mask = None
-            if seq > 1:
-                mask = torch.ones(seq, past + seq, dtype=torch.bool, device=x.device).tril(past)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+            if past == 0:  # prefill into an empty cache: plain causal attention, no mask to build
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=seq > 1, dropout_p=dropout_p)
+            else:
+                # new token i sits at absolute position past+i and may see keys 0..past+i
+                mask = None
+                if seq > 1:
+                    mask = torch.ones(seq, past + seq, dtype=torch.bool, device=x.device).tril(past)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         y = y.transpose(1, 2).contiguous().view(batch, seq, width)
         return self.resid_dropout(self.proj(y))
 

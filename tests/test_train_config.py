@@ -9,8 +9,8 @@ import torch
 
 from foundation.settings import Settings
 from model.config import PRESETS, ModelConfig
-from model.distributed import matmul_flops
-from model.ds_config import CPU_BF16_MIN_SPEEDUP, deepspeed_config, resolve_zero, select_precision
+from model.distributed import CPU_BF16_MIN_SPEEDUP, cpu_bf16_is_faster, matmul_flops
+from model.ds_config import deepspeed_config, resolve_zero, select_precision
 from model.train_config import PHASES, TRAIN_PRESETS, TrainConfig
 
 
@@ -50,6 +50,7 @@ def test_json_round_trip(tmp_path):
 def test_precision_by_device():
     measured = matmul_flops("cpu", torch.bfloat16) / matmul_flops("cpu", torch.float32)
     assert select_precision("auto", "cpu") == ("bf16" if measured >= CPU_BF16_MIN_SPEEDUP else "fp32")
+    assert cpu_bf16_is_faster() == (measured >= CPU_BF16_MIN_SPEEDUP)
     assert select_precision("fp32", "cpu") == "fp32"
     assert select_precision("fp16", "cuda") == "fp16"
     with pytest.raises(ValueError):
