@@ -13,7 +13,7 @@ from dagster import DagsterInstance, PipesSubprocessClient, RunsFilter, material
 from assets.training import base_model, emotion_tokens, personality_tokens, pretrain_tokens
 from foundation.settings import PROJECT_ROOT
 from model.weights import manifest_path
-from pipelines.resources import StorageResource
+from pipelines.resources import CleaningResource, StorageResource
 from tests.test_train_support import tiny_overrides, train_tokenizer, write_inputs
 
 
@@ -37,7 +37,11 @@ def test_token_assets_and_phase_one_through_pipes(inputs):
     settings = inputs
     result = materialize(
         [pretrain_tokens, personality_tokens, emotion_tokens, base_model],
-        resources={"storage": _storage(settings), "training_launcher": PipesSubprocessClient()},
+        resources={
+            "storage": _storage(settings),
+            "cleaning": CleaningResource(executor="local", workers=2),  # pretrain_tokens: 2 processes
+            "training_launcher": PipesSubprocessClient(),
+        },
         instance=DagsterInstance.ephemeral(),
     )
     assert result.success
