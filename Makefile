@@ -6,7 +6,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 # The dagster CLI imports the project from the repo root.
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: demo test test-slow lint ui clean browser
+.PHONY: demo test test-slow lint ui clean browser bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(VENV)/.installed browser
 ## Run the slow end-to-end tests.
 test-slow: $(VENV)/.installed browser
 	$(BIN)/pytest -q -m slow || [ $$? -eq 5 ]  # 5: no slow test selected
+
+## Every speed benchmark against its peer -> benchmarks/results.json and the README's table (not CI).
+bench: $(VENV)/.installed
+	$(PY) benchmarks/run_all.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -50,6 +51,7 @@ class Measurement:
     first_token_s: float
     decode_tokens_per_s: float
     bandwidth_bound_tokens_per_s: float
+    load_average: float
 
 
 def rosie_engine(config: ModelConfig, tokenizer: RosieTokenizer, int8: bool) -> Engine:
@@ -169,7 +171,9 @@ def bench_preset(
     for name, timings in runs.items():
         first_token_s = statistics.median(t[0] for t in timings)
         tokens_per_s = statistics.median(t[1] for t in timings)
-        results.append(Measurement(preset, precision, name, first_token_s, tokens_per_s, bound))
+        results.append(
+            Measurement(preset, precision, name, first_token_s, tokens_per_s, bound, os.getloadavg()[0])
+        )
         print(
             f"  {preset:6} {precision:4} {name:8} first token {first_token_s * 1000:8.1f} ms"
             f"  decode {tokens_per_s:7.1f} tok/s ({tokens_per_s / bound:.0%} of the {bound:.0f} tok/s bound)",
@@ -221,6 +225,26 @@ def report(measurements: list[Measurement]) -> str:
     return "\n".join(rows)
 
 
+def run(
+    presets: list[str], precisions: list[str], prompt_tokens: int, new_tokens: int, repeats: int
+) -> list[Measurement]:
+    """Every preset x precision, Rosie and HF interleaved (see the module docstring)."""
+    from foundation.settings import Settings
+    from model.untrained import sample_texts
+
+    tokenizer = RosieTokenizer.train(sample_texts(Settings.from_env().data_root), 2000)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; prompt {prompt_tokens} tokens, "
+        f"{new_tokens} new tokens, median of {repeats}; read bandwidth {read_bandwidth() / 1e9:.1f} GB/s"
+    )
+    return [
+        m
+        for preset in presets
+        for precision in precisions
+        for m in bench_preset(preset, precision, tokenizer, prompt_tokens, new_tokens, repeats)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", nargs="+", default=["demo", "gpt768"])
@@ -233,21 +257,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    from foundation.settings import Settings
-    from model.untrained import sample_texts
-
-    tokenizer = RosieTokenizer.train(sample_texts(Settings.from_env().data_root), 2000)
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; prompt {args.prompt_tokens} tokens, "
-        f"{args.new_tokens} new tokens, median of {args.repeats}"
-    )
-    measurements = [
-        m
-        for preset in args.presets
-        for precision in args.precisions
-        for m in bench_preset(preset, precision, tokenizer, args.prompt_tokens, args.new_tokens, args.repeats)
-    ]
+    measurements = run(args.presets, args.precisions, args.prompt_tokens, args.new_tokens, args.repeats)
     print()
     print(report(measurements))
     if args.json:

@@ -121,6 +121,58 @@ def local_api(model_dir: Path | None, max_active: int):
             yield address
 
 
+def serving_benchmark(
+    preset: str = "gpt768", clients: int = 8, requests: int = 2, max_new_tokens: int = 32, repeats: int = 3
+) -> dict:
+    """``clients`` concurrent chats against one chat alone, on the same in-process API, interleaved
+    ``repeats`` times: aggregate tokens/s of each, and first-token latency under the concurrent load.
+
+    The model is an untrained ``preset`` whose tokenizer is trained on sample books (the preset's
+    vocabulary, so the LM head has its real size); every reply is exactly ``max_new_tokens`` long.
+    """
+    import os
+    import statistics
+
+    from foundation.settings import Settings
+    from model.tokenizer_corpus import paragraphs
+    from model.untrained import write_untrained_model
+
+    data_root = Path(Settings.from_env().data_root)
+    books = sorted((data_root / "books" / "gutenberg_full").glob("*.txt"))[:3]
+    texts = [p for book in books for p in paragraphs(book.read_text(encoding="utf-8", errors="replace"))]
+    single: list[float] = []
+    aggregate: list[float] = []
+    latencies: list[float] = []
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="rosie-serving-") as scratch:
+        model_dir = write_untrained_model(Path(scratch) / "model", texts, preset)
+        with local_api(model_dir, max_active=clients) as address:
+            for _ in range(repeats):
+                for n, rates in ((1, single), (clients, aggregate)):
+                    results, wall = asyncio.run(
+                        run_load(address, n, requests, max_new_tokens, 900.0, None, fixed_length=True)
+                    )
+                    rates.append(results.tokens / wall)
+                    errors += results.errors
+                    if n == clients:
+                        latencies += results.first_token_s
+    result = {
+        "preset": preset,
+        "clients": clients,
+        "requests": requests,
+        "max_new_tokens": max_new_tokens,
+        "repeats": repeats,
+        "single_tokens_per_s": round(statistics.median(single), 2),
+        "aggregate_tokens_per_s": round(statistics.median(aggregate), 2),
+        "p50_first_token_ms": round(percentile(latencies, 50) * 1000),
+        "p99_first_token_ms": round(percentile(latencies, 99) * 1000),
+        "errors": len(errors),
+        "load_average": os.getloadavg()[0],
+    }
+    print(f"serving: {json.dumps(result)}", flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--address", default=None, help="host:port of a running API (default: start one)")

@@ -5,9 +5,11 @@ the emotion head is read at that position, its argmax is the reply's emotion, an
 token is *forced* as the first generated token. So the emitted ``<|emotion:x|>`` always equals
 the reported label, and Rosie's words are conditioned on it exactly as in training.
 
-``Engine`` is thread-safe: the weights are read-only and every call owns its KV cache, so several
-conversations decode concurrently on different threads (torch releases the GIL inside kernels).
-Bounding how many run at once is left to the caller.
+``Engine`` is thread-safe: the weights are read-only and every call owns its KV cache. Concurrent
+conversations (one ``stream`` each, on their own threads) share their decode steps: each step is one
+batched forward for every conversation waiting for its next token (continuous batching,
+:mod:`model.batching`), so eight chats read the weights once per step, not eight times. Bounding
+how many run at once is left to the caller (the apps' generation slots).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch.nn.functional as F
 from labeling.chat_format import Turn
 from labeling.emotions import EMOTIONS
 from labeling.special_tokens import END_OF_TEXT, END_OF_TURN, SPECIAL_TOKENS, emotion_token
+from model.batching import StepBatcher
 from model.sampling import SamplingConfig, sample_next_token
 
 
@@ -103,6 +106,7 @@ class Engine:
         # 512-token prompt and a 32k vocab, the full-sequence head would cost ~13% of the prefill.
         # RosieGPT ties its head to the token embedding (model/gpt.py); int8 passes a quantized copy.
         self.lm_head = lm_head or (lambda hidden: F.linear(hidden, model.tok_emb.weight))
+        self.batcher = StepBatcher(self.model, self.lm_head)
         self.tokenizer = tokenizer
         self.config = model.config
         self.default_sampling = sampling or SamplingConfig()
@@ -149,7 +153,14 @@ class Engine:
     def _step(
         self, ids: list[int], cache, persona_id: int, memory: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run ``ids`` (advancing ``cache``); next-token logits [V] and emotion logits [E] at the end."""
+        """Run ``ids`` (advancing ``cache``); next-token logits [V] and emotion logits [E] at the end.
+
+        One token on a cache is a decode step: it joins the other conversations' pending steps in
+        one batched forward (:class:`model.batching.StepBatcher`)."""
+        if cache is not None and len(ids) == 1:
+            hidden, logits = self.batcher.step(ids[0], cache, persona_id, memory)
+            with torch.inference_mode():
+                return logits, self.model.emotion_head(hidden[None])[0]
         with torch.inference_mode():
             hidden = self.model.hidden_states(
                 torch.tensor([ids], dtype=torch.long),

@@ -77,9 +77,26 @@ class CausalSelfAttention(nn.Module):
         self.dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
 
+    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k, v [B, heads, T, head_dim] of ``x`` [B, T, width]."""
+        batch, seq, width = x.shape
+        return tuple(t.view(batch, seq, self.n_head, -1).transpose(1, 2) for t in self.qkv(x).split(width, 2))
+
+    def decode(self, x: torch.Tensor, caches: list[KVCache], layer: int) -> torch.Tensor:
+        """One new token per sequence, ``x`` [B, 1, width], each sequence with its own cache: the
+        projections run batched (one read of the weights), attention per sequence over its keys."""
+        q, k, v = self._heads(x)
+        y = torch.cat(
+            [
+                F.scaled_dot_product_attention(q[i : i + 1], *cache.update(layer, k[i : i + 1], v[i : i + 1]))
+                for i, cache in enumerate(caches)
+            ]
+        )
+        return self.proj(y.transpose(1, 2).reshape(x.shape))
+
     def forward(self, x: torch.Tensor, kv_cache: KVCache | None, layer: int) -> torch.Tensor:
         batch, seq, width = x.shape
-        q, k, v = (t.view(batch, seq, self.n_head, -1).transpose(1, 2) for t in self.qkv(x).split(width, 2))
+        q, k, v = self._heads(x)
         dropout_p = self.dropout if self.training else 0.0
         if kv_cache is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
@@ -153,6 +170,14 @@ class Block(nn.Module):
             x = self.memory_attn(x, memory)
         return x + self.mlp(self.ln2(x))
 
+    def decode(self, x: torch.Tensor, memories: list[torch.Tensor | None], caches: list[KVCache],
+               layer: int) -> torch.Tensor:
+        """:meth:`forward` for one new token of each of B sequences (``x`` [B, 1, width])."""
+        x = x + self.attn.decode(self.ln1(x), caches, layer)
+        if self.memory_attn is not None and any(m is not None for m in memories):
+            x = torch.cat([self.memory_attn(x[i : i + 1], m) for i, m in enumerate(memories)])
+        return x + self.mlp(self.ln2(x))
+
 
 class RosieGPT(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
@@ -208,6 +233,20 @@ class RosieGPT(nn.Module):
         if kv_cache is not None:
             kv_cache.length += seq
         return self.ln_f(x)
+
+    def decode_step(self, tokens: torch.Tensor, caches: list[KVCache], persona_ids: torch.Tensor,
+                    memories: list[torch.Tensor | None]) -> torch.Tensor:
+        """One token for each of B conversations at once, each with its own cache and position:
+        final hidden states [B, n_embd]; advances every cache by one. Continuous batching's step."""
+        positions = torch.tensor([cache.length for cache in caches], device=tokens.device)
+        if int(positions.max()) >= self.config.block_size:
+            raise ValueError(f"a sequence would exceed block_size={self.config.block_size}")
+        x = (self.tok_emb(tokens) + self.pos_emb(positions) + self.persona_emb(persona_ids))[:, None, :]
+        for layer, block in enumerate(self.blocks):
+            x = block.decode(x, memories, caches, layer)
+        for cache in caches:
+            cache.length += 1
+        return self.ln_f(x)[:, 0]
 
     def forward(self, idx: torch.Tensor, *, persona_ids: torch.Tensor | None = None,
                 memory: torch.Tensor | None = None, kv_cache: KVCache | None = None,

@@ -185,9 +185,12 @@ def test_cancel_stops_generation(engine: Engine):
 
 
 def test_concurrent_conversations_decode_independently(engine: Engine):
-    """Threads share the weights; each reply equals its single-threaded twin."""
+    """Threads share the weights and their decode steps (batched forwards); each reply equals its
+    single-threaded twin."""
     prompts = [prompt(engine, f"Message number {i} for Rosie") for i in range(4)]
     expected = [engine.generate(p, sampling=GREEDY).token_ids for p in prompts]
+    steps, rows = engine.batcher.steps, engine.batcher.rows
+    assert rows - steps == 0, "one conversation at a time: every step carries one sequence"
     results: dict[int, list[int]] = {}
 
     def run(i: int) -> None:
@@ -199,6 +202,8 @@ def test_concurrent_conversations_decode_independently(engine: Engine):
     for t in threads:
         t.join()
     assert [results[i] for i in range(4)] == expected
+    steps, rows = engine.batcher.steps - steps, engine.batcher.rows - rows
+    assert rows > 1.5 * steps, f"{rows} sequence-steps in {steps} forwards: the chats did not share steps"
 
 
 def test_int8_quantization_shrinks_linears_and_still_talks(model_dir: Path, engine: Engine):

@@ -72,6 +72,31 @@ def test_kv_cache_matches_full_forward() -> None:
                                 kv_cache=cache).logits, full[:, 5:8], atol=1e-5)
 
 
+def test_batched_decode_step_matches_each_sequence_alone() -> None:
+    """Three conversations at different lengths, personas and memories, one token each in one
+    batched step: the same hidden states as stepping each alone, and every cache advanced by one."""
+    model = tiny_model()
+    model.blocks[1].memory_attn.gate.data.fill_(0.7)
+    prompts, personas = [tokens(1, n, seed=n)[0] for n in (3, 7, 5)], [0, 2, 1]
+    memories = [None, torch.randn(1, 2, TINY.n_embd), None]
+    alone, batched = [], []
+    for prompt, persona, memory in zip(prompts, personas, memories, strict=True):
+        for outputs in (alone, batched):
+            cache = model.new_kv_cache(1, 16)
+            persona_ids = torch.tensor([persona])
+            model.hidden_states(prompt[None], persona_ids=persona_ids, memory=memory, kv_cache=cache)
+            outputs.append(cache)
+    nxt = torch.tensor([4, 9, 2])
+    expected = torch.cat([
+        model.hidden_states(nxt[i, None, None], persona_ids=torch.tensor([personas[i]]), memory=memories[i],
+                            kv_cache=alone[i])[:, -1]
+        for i in range(3)
+    ])
+    got = model.decode_step(nxt, batched, torch.tensor(personas), memories)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert [c.length for c in batched] == [4, 8, 6]
+
+
 def test_sequence_limits_raise() -> None:
     model = tiny_model()
     with pytest.raises(ValueError, match="block_size"):

@@ -1,0 +1,80 @@
+"""``make bench``: every speed benchmark against its peer, into ``benchmarks/results.json``, and the
+README's table rendered from that file (``benchmarks/results_table.py``).
+
+Sections (each can be rerun alone with ``--only``; the others keep their last figures):
+train (demo and gpt768, ``bench_train.py``), precision (``precision_curves.py``), decode
+(``decode_bench.py``), tokenize (``bench_tokenizer.py --speed``), serving (``load_test.py``).
+
+    PYTHONPATH=. .venv/bin/python benchmarks/run_all.py [--only train decode] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.results_table import RESULTS, update_readme
+
+SECTIONS = ("train", "precision", "decode", "tokenize", "serving")
+
+
+def cpu_name() -> str:
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line), "")
+    flags = [f for f in ("avx512_bf16", "amx_bf16") if f" {f}" in info]
+    return f"{model or platform.processor()} ({', '.join(flags) or 'no bf16 units'})"
+
+
+def run_section(name: str, repeats: int) -> object:
+    if name == "train":
+        from benchmarks.bench_train import run
+
+        return run(["demo", "gpt768"], repeats=repeats)
+    if name == "precision":
+        from benchmarks.precision_curves import run
+
+        return run()
+    if name == "decode":
+        from benchmarks.decode_bench import run
+
+        return [dataclasses.asdict(m) for m in run(["demo", "gpt768"], ["fp32", "int8"], 512, 64, repeats)]
+    if name == "tokenize":
+        from benchmarks.bench_tokenizer import encode_speed
+        from foundation.settings import Settings
+
+        return encode_speed(Settings.from_env().data_root, repeats=repeats)
+    from benchmarks.load_test import serving_benchmark
+
+    return serving_benchmark(preset="gpt768", clients=8, requests=2, max_new_tokens=32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for name in args.only:
+        started = time.perf_counter()
+        results[name] = run_section(name, args.repeats)
+        results.setdefault("seconds", {})[name] = round(time.perf_counter() - started)
+        results.update(
+            generated=datetime.date.today().isoformat(),
+            repeats=args.repeats,
+            machine={"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__},
+        )
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")  # after each section: a stop keeps the rest
+        print(f"{name}: {results['seconds'][name]} s, load {os.getloadavg()[0]:.1f}", flush=True)
+    update_readme(results)
+
+
+if __name__ == "__main__":
+    main()
