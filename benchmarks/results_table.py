@@ -60,6 +60,16 @@ def _decode_rows(decode: list[dict]) -> list[str]:
     return rows
 
 
+def _int8_quality_row(q: dict) -> str:
+    fp32, int8 = q["fp32"], q["int8"]
+    return (
+        f"| int8 quality, trained demo model, {q['examples']} emotion test conversations (`int8_quality.py`) "
+        f"| int8: perplexity {int8['perplexity']:.2f}, emotion macro-F1 {int8['emotion_macro_f1']:.3f} "
+        f"| fp32: {fp32['perplexity']:.2f}, {fp32['emotion_macro_f1']:.3f} "
+        f"| {int8['perplexity'] / fp32['perplexity']:.4f} | — |"
+    )
+
+
 def _tokenize_row(t: dict) -> str:
     speed = t["mb_per_s_per_core"]
     return (
@@ -89,6 +99,7 @@ def render(results: dict) -> str:
         *_train_rows(results.get("train", {})),
         *([_precision_row(results["precision"])] if "precision" in results else []),
         *_decode_rows(results.get("decode", [])),
+        *([_int8_quality_row(results["int8_quality"])] if "int8_quality" in results else []),
         *([_tokenize_row(results["tokenize"])] if "tokenize" in results else []),
         *([_serving_row(results["serving"])] if "serving" in results else []),
     ]

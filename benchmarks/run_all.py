@@ -3,7 +3,8 @@ README's table rendered from that file (``benchmarks/results_table.py``).
 
 Sections (each can be rerun alone with ``--only``; the others keep their last figures):
 train (demo and gpt768, ``bench_train.py``), precision (``precision_curves.py``), decode
-(``decode_bench.py``), tokenize (``bench_tokenizer.py --speed``), serving (``load_test.py``).
+(``decode_bench.py``), int8_quality (``int8_quality.py``: needs the trained model of ``make demo``),
+tokenize (``bench_tokenizer.py --speed``), serving (``load_test.py``).
 
     PYTHONPATH=. .venv/bin/python benchmarks/run_all.py [--only train decode] [--repeats 3]
 """
@@ -23,7 +24,7 @@ import torch
 
 from benchmarks.results_table import RESULTS, update_readme
 
-SECTIONS = ("train", "precision", "decode", "tokenize", "serving")
+SECTIONS = ("train", "precision", "decode", "int8_quality", "tokenize", "serving")
 
 
 def cpu_name() -> str:
@@ -46,6 +47,10 @@ def run_section(name: str, repeats: int) -> object:
         from benchmarks.decode_bench import run
 
         return [dataclasses.asdict(m) for m in run(["demo", "gpt768"], ["fp32", "int8"], 512, 64, repeats)]
+    if name == "int8_quality":
+        from benchmarks.int8_quality import run
+
+        return run()
     if name == "tokenize":
         from benchmarks.bench_tokenizer import encode_speed
         from foundation.settings import Settings
