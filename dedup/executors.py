@@ -3,6 +3,11 @@
 The pipeline objects are the same for all three; only the executor wrapping them changes.
 Stages are chained with ``depends`` and :func:`run_stages` returns once the last one finished,
 for every executor (Slurm jobs are polled until their completion markers appear).
+
+The local executor starts its workers with ``forkserver``: each worker imports the caller's main
+script again. A script that calls ``run_clean``/``run_dedup`` at top level, without an
+``if __name__ == "__main__":`` guard, would start workers from inside that import, forever;
+:func:`run_stages` checks first, in one short-lived worker, and stops with a clear error instead.
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ from datatrove.pipeline.base import PipelineStep
 from foundation.settings import CleanConfig
 
 SLURM_POLL_SECONDS = 30
+START_METHOD = "forkserver"  # datatrove's LocalPipelineExecutor default
+MAIN_GUARD_ERROR = (
+    "{script} calls the dedup pipeline while worker processes import it again: local workers "
+    "(ROSIE_CLEAN_WORKERS > 1) re-import the main script, so put the call under "
+    '`if __name__ == "__main__":` (or run with ROSIE_CLEAN_WORKERS=1)'
+)
+_workers_can_start = False
 
 
 @dataclass
@@ -45,7 +57,7 @@ def make_executor(
     if config.executor == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        return LocalPipelineExecutor(stage.pipeline, workers=workers, **common)
+        return LocalPipelineExecutor(stage.pipeline, workers=workers, start_method=START_METHOD, **common)
     if config.executor == "ray":
         from datatrove.executor import RayPipelineExecutor
 
@@ -78,8 +90,42 @@ def _ensure_ray(config: CleanConfig) -> None:
         )
 
 
+def _main_script() -> str:
+    main = sys.modules.get("__main__")
+    return getattr(main, "__file__", None) or "the main script"
+
+
+def _importing_main_in_worker() -> bool:
+    """True inside a worker process that is re-importing the caller's main script."""
+    return getattr(sys.modules.get("__main__"), "__name__", None) == "__mp_main__"
+
+
+def _noop() -> None:
+    """What the probe worker runs once it has imported the main script."""
+
+
+def check_workers_can_start() -> None:
+    """Starts one worker the way the local executor does and raises a clear error if it cannot
+    import the main script (once per process: the answer does not change)."""
+    global _workers_can_start
+    if _workers_can_start:
+        return
+    import multiprocess
+
+    probe = multiprocess.get_context(START_METHOD).Process(target=_noop)
+    probe.start()
+    probe.join()
+    if probe.exitcode != 0:
+        raise RuntimeError(MAIN_GUARD_ERROR.format(script=_main_script()))
+    _workers_can_start = True
+
+
 def run_stages(stages: list[Stage], config: CleanConfig) -> None:
     """Runs the stages in order (each depends on the previous) and waits for the last one."""
+    if _importing_main_in_worker():
+        raise RuntimeError(MAIN_GUARD_ERROR.format(script=_main_script()))
+    if config.executor == "local" and any(min(s.workers or config.workers, s.tasks) > 1 for s in stages):
+        check_workers_can_start()
     executor: PipelineExecutor | None = None
     for stage in stages:
         if stage.logging_dir.exists():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import json
 import sys
 import urllib.error
 import urllib.request
@@ -33,7 +34,42 @@ from foundation.settings import Settings
 MANIFEST_PATH = Path(__file__).with_name("sample_manifest.tsv")
 COLUMNS = ("path", "bytes", "sha256", "licence", "upstream_url")
 NO_UPSTREAM = "-"
+DERIVED_PREFIX = "derived:"  # upstream_url of a file rebuilt from another sample file
 DOWNLOAD_TIMEOUT_S = 30
+GITHUB = "https://github.com"
+
+# Commits as the public GitHub index holds the files (checked path by path, and sha256 or length
+# of the text where the index stores it), where the data folder's MANIFEST.tsv gives a short
+# commit or one at which the files could not be found.
+VERIFIED_COMMITS = {
+    "nltk/nltk": "4dc39fbf6965509f7b74316eff239bd110a03b49",
+    "leahrnh/reddit_corpus": "bedbf6671d14d5fb4fa632bfd5e502bd5a8f7573",
+    "sinmaniphel/py_isear_dataset": "948f4cf80161ea28e6dc5bfb4ad729f21ff47723",
+    "monologg/GoEmotions-pytorch": "47f5afbbd1b49401e3204c8b1f228e21bfbd6ee0",  # data/ekman/*
+    "songhaoyu/BoB": "9b8a4b1b2035261cd8415b07e29bb95441661523",
+}
+_GOEMOTIONS = f"{GITHUB}/google-research/google-research/raw"
+_GOEMOTIONS_DATA = f"{_GOEMOTIONS}/2adf640a14f11025ae5a9d0ec493b78530d276d3/goemotions/data"
+# Files whose upstream is not where the data folder's MANIFEST.tsv points.
+UPSTREAM_OVERRIDES = {
+    # GoEmotions' own release (same text as the sample; monologg's copy holds only ekman/ and group/)
+    "emotion/goemotions/original/dev.tsv": f"{_GOEMOTIONS_DATA}/dev.tsv",
+    "emotion/goemotions/original/train.tsv": f"{_GOEMOTIONS_DATA}/train.tsv",
+    "emotion/goemotions/original/labels.txt": (
+        f"{_GOEMOTIONS}/018cbe7892d848bc871d482fd2868089037e375f/goemotions/data/emotions.txt"
+    ),
+    # the data licence, not the software one
+    "chitchat/topical_chat/DATALICENSE": (
+        f"{GITHUB}/alexa/Topical-Chat/raw/7c939229cbcf6f55f6977b341a5a2f2fe982d53f/DATALICENSE"
+    ),
+}
+# Sample files made from another sample file: path -> (the file it is made from, how).
+DERIVED = {
+    "reddit/reddit_announcements_n49rw_thread.jsonl": (
+        "reddit/praw_cassettes/TestCommentForest.test_replace__all_large.json",
+        "flatten_reddit_cassette",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -42,7 +78,15 @@ class Entry:
     bytes: int
     sha256: str
     licence: str
-    upstream_url: str  # NO_UPSTREAM for derived files
+    upstream_url: str  # a URL, DERIVED_PREFIX + the source path, or NO_UPSTREAM
+
+    @property
+    def derived_from(self) -> str | None:
+        return (
+            self.upstream_url.removeprefix(DERIVED_PREFIX)
+            if self.upstream_url.startswith(DERIVED_PREFIX)
+            else None
+        )
 
 
 def load_manifest(path: Path = MANIFEST_PATH) -> list[Entry]:
@@ -54,13 +98,22 @@ def load_manifest(path: Path = MANIFEST_PATH) -> list[Entry]:
 def upstream_url(repo: str, commit: str, source_dir: str, path: str) -> str:
     """Where a sample file came from, from the data folder's MANIFEST.tsv columns.
 
-    The sample renamed a few files (``books__``/``data__``/``sample9_`` prefixes) and copied each
-    repository's licence into its folder; the sha256 check after download catches any wrong guess.
+    The sample renamed a few files (``books__``/``data__``/``sample9_`` prefixes), kept the
+    upstream sub-folders below its dataset folder (``emotion/goemotions/ekman/dev.tsv`` is
+    ``data/ekman/dev.tsv``) and copied each repository's licence into its folder. Known exceptions
+    are in ``UPSTREAM_OVERRIDES`` and ``DERIVED``; the sha256 check after download catches any
+    wrong guess.
     """
+    if path in DERIVED:
+        return DERIVED_PREFIX + DERIVED[path][0]
+    if path in UPSTREAM_OVERRIDES:
+        return UPSTREAM_OVERRIDES[path]
     if repo == "derived" or not commit or commit == "-":
         return NO_UPSTREAM
-    name = path.rsplit("/", 1)[-1]
+    commit = VERIFIED_COMMITS.get(repo, commit)
+    *folders, name = path.split("/")
     folder = source_dir.split(" ", 1)[0] if source_dir else ""
+    folder += "".join(f"{sub}/" for sub in folders[2:])  # below <area>/<dataset>/
     if name.startswith("books__"):
         folder, name = "data/books/", name.removeprefix("books__")
     elif name.startswith("data__"):
@@ -71,7 +124,67 @@ def upstream_url(repo: str, commit: str, source_dir: str, path: str) -> str:
         folder, name = "", "LICENSE"  # e.g. PRAW_LICENSE.txt: the repository's own licence
     elif name in ("LICENSE", "LICENSE.md", "LICENSE.txt") and repo != "gunthercox/chatterbot-corpus":
         folder = ""
-    return f"https://github.com/{repo}/raw/{commit}/{folder}{name}"
+    return f"{GITHUB}/{repo}/raw/{commit}/{folder}{name}"
+
+
+_SUBMISSION_FIELDS = (
+    "kind",
+    "id",
+    "name",
+    "subreddit",
+    "author",
+    "title",
+    "selftext",
+    "score",
+    "created_utc",
+    "num_comments",
+)
+_COMMENT_FIELDS = (
+    "kind",
+    "id",
+    "name",
+    "parent_id",
+    "link_id",
+    "subreddit",
+    "author",
+    "body",
+    "score",
+    "created_utc",
+    "depth",
+)
+
+
+def flatten_reddit_cassette(cassette: bytes) -> bytes:
+    """The JSONL the sample made of a PRAW cassette, one record per line: every submission and
+    comment of its listings (replies and morechildren answers included), the last fetched copy of
+    each, the submission first, then the comments by creation time."""
+    things: dict[str, dict] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+        elif isinstance(node, dict):
+            kind, data = node.get("kind"), node.get("data")
+            if kind in ("t1", "t3") and isinstance(data, dict):
+                fields = _SUBMISSION_FIELDS if kind == "t3" else _COMMENT_FIELDS
+                things[data["name"]] = {f: kind if f == "kind" else data.get(f) for f in fields}
+                walk(data.get("replies"))
+            elif kind == "Listing" and isinstance(data, dict):
+                walk(data.get("children"))
+            elif isinstance(node.get("json"), dict):  # a morechildren answer
+                walk((node["json"].get("data") or {}).get("things"))
+
+    for interaction in json.loads(cassette)["interactions"]:
+        body = interaction["response"]["body"].get("string")
+        if isinstance(body, str) and '"kind"' in body:
+            walk(json.loads(body))
+    rows = [t for t in things.values() if t["kind"] == "t3"]
+    rows += sorted((t for t in things.values() if t["kind"] == "t1"), key=lambda t: t["created_utc"])
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+
+
+DERIVATIONS = {"flatten_reddit_cassette": flatten_reddit_cassette}
 
 
 def build_manifest(source_tsv: Path, out: Path = MANIFEST_PATH) -> int:
@@ -121,14 +234,21 @@ def fetch(data_root: str, entries: list[Entry], mirror: Path | None = None) -> l
     """Fetch every missing or changed file into ``data_root``; returns the fetched paths.
 
     With ``mirror`` the files are copied from it (offline); without, they are downloaded from their
-    upstream URL. Each file is checked against its sha256 before it replaces anything.
+    upstream URL, and derived files are rebuilt from their source file once that is in place. Each
+    file is checked against its sha256 before it replaces anything.
     """
     todo = [e for e in entries if sha256_of(f"{data_root}/{e.path}") != e.sha256]
+    todo.sort(key=lambda e: e.derived_from is not None)  # sources first
     fetched: list[str] = []
     failures: list[str] = []
     for entry in todo:
         try:
-            data = _from_mirror(mirror, entry) if mirror else _download(entry)
+            if mirror:
+                data = _from_mirror(mirror, entry)
+            elif entry.derived_from:
+                data = _derive(data_root, entry)
+            else:
+                data = _download(entry)
         except Offline as exc:
             raise FetchError(
                 f"cannot reach upstream ({exc}); offline? run `rosie-data fetch --mirror DIR` "
@@ -164,9 +284,19 @@ def _from_mirror(mirror: Path, entry: Entry) -> bytes:
     return source.read_bytes()
 
 
+def _derive(data_root: str, entry: Entry) -> bytes:
+    source = entry.derived_from
+    how = DERIVED[entry.path][1]
+    fs, path = fsspec.core.url_to_fs(f"{data_root}/{source}")
+    if not fs.exists(path):
+        raise FetchError(f"{entry.path}: made from {source} ({how}), which is not in {data_root}")
+    with fs.open(path, "rb") as handle:
+        return DERIVATIONS[how](handle.read())
+
+
 def _download(entry: Entry) -> bytes:
     if entry.upstream_url == NO_UPSTREAM:
-        raise FetchError(f"{entry.path}: derived file with no upstream copy; only a mirror has it")
+        raise FetchError(f"{entry.path}: no upstream copy is known; only a mirror has it")
     try:
         with urllib.request.urlopen(entry.upstream_url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             return response.read()

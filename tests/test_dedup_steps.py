@@ -2,6 +2,9 @@
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -225,3 +228,25 @@ def test_dedup_view_compares_reddit_chains_without_their_context_turn() -> None:
     docs.append(_doc("A web page stays whole."))
     viewed = list(DedupView().run(iter(docs)))
     assert [d.text for d in viewed] == [*replies, "A web page stays whole."]
+
+
+def test_unguarded_script_stops_with_a_clear_error(tmp_path: Path) -> None:
+    """A script calling the pipeline at top level (no ``__main__`` guard) fails fast, not in a loop
+    of workers re-importing it."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from dedup.ingest import ingest_file\n"
+        "from dedup.layers import run_clean\n"
+        "from foundation.settings import CleanConfig, Settings\n"
+        "settings = Settings.from_env()\n"
+        "for book in ('blake-poems.txt', 'shakespeare-caesar.txt'):  # two files: two tasks, two workers\n"
+        "    ingest_file(settings, f'books/nltk_gutenberg/{book}')\n"
+        "run_clean('books', settings, CleanConfig(workers=2))\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo), "ROSIE_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, cwd=repo, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode != 0
+    assert f"{script} calls the dedup pipeline" in done.stderr and 'if __name__ == "__main__":' in done.stderr

@@ -24,7 +24,22 @@ def test_project_manifest_matches_the_data_folder_manifest(data_root):
     assert urls["books/gutenberg_full/books__11-0.txt"].endswith(
         "RU-ECE/ECE451-Parallel/raw/c58dca3a6abedd8041057571c247e9a393cc3b4d/data/books/11-0.txt"
     )
-    assert urls["reddit/reddit_announcements_n49rw_thread.jsonl"] == manifest.NO_UPSTREAM  # derived
+    assert urls["reddit/reddit_announcements_n49rw_thread.jsonl"] == (
+        manifest.DERIVED_PREFIX + "reddit/praw_cassettes/TestCommentForest.test_replace__all_large.json"
+    )
+    # sub-folders below the dataset folder are upstream sub-folders too
+    assert urls["emotion/dailydialog/validation/dialogues_validation.txt"].endswith(
+        "/ijcnlp_dailydialog/validation/dialogues_validation.txt"
+    )
+    assert urls["emotion/goemotions/ekman/dev.tsv"].endswith("/data/ekman/dev.tsv")
+
+
+def test_distinct_files_have_distinct_upstream_urls():
+    sha_by_url: dict[str, set[str]] = {}
+    for entry in manifest.load_manifest():
+        sha_by_url.setdefault(entry.upstream_url, set()).add(entry.sha256)
+    shared = {url: shas for url, shas in sha_by_url.items() if len(shas) > 1}
+    assert not shared, shared
 
 
 def test_rebuilding_the_manifest_reproduces_the_committed_one(data_root, tmp_path):
@@ -69,11 +84,21 @@ def test_fetch_refuses_a_mirror_file_with_the_wrong_sha256(data_root, tmp_path):
     assert not (tmp_path / "data/web/warcio/LICENSE").exists()  # nothing unverified is written
 
 
-def test_fetch_names_files_without_upstream(data_root, tmp_path):
-    derived = [e for e in manifest.load_manifest() if e.upstream_url == manifest.NO_UPSTREAM]
-    with pytest.raises(manifest.FetchError, match="derived file with no upstream copy; only a mirror has it"):
+def test_fetch_rebuilds_a_derived_file_from_its_source(data_root, tmp_path, monkeypatch):
+    derived = [e for e in manifest.load_manifest() if e.derived_from]
+    assert [e.path for e in derived] == ["reddit/reddit_announcements_n49rw_thread.jsonl"]
+    with pytest.raises(manifest.FetchError, match="made from reddit/praw_cassettes/.* which is not in"):
         manifest.fetch(str(tmp_path / "data"), derived)
-    assert manifest.fetch(str(tmp_path / "data"), derived, mirror=data_root) == [derived[0].path]
+
+    def offline(*args, **kwargs):
+        raise AssertionError("a derived file is never downloaded")
+
+    monkeypatch.setattr(manifest.urllib.request, "urlopen", offline)
+    source = data_root / derived[0].derived_from
+    (tmp_path / "data" / source.parent.relative_to(data_root)).mkdir(parents=True)
+    shutil.copy(source, tmp_path / "data" / derived[0].derived_from)
+    assert manifest.fetch(str(tmp_path / "data"), derived) == [derived[0].path]  # sha256-checked
+    assert manifest.verify(str(tmp_path / "data"), derived)["ok"] == [derived[0].path]
 
 
 def test_fetch_offline_without_mirror_fails_with_a_clear_message(tmp_path, capsys, monkeypatch):
