@@ -1,7 +1,8 @@
 """``rosie``: talk to Rosie from a terminal, serve her API, run her Discord bot.
 
-    rosie chat                      interactive, streaming, emotion shown; /reset /history /quit
-    rosie say "hi there" --json     one reply (JSON: text, emotion, probabilities, timings)
+    rosie chat                      interactive, streaming, both emotions shown; /reset /history /quit
+    rosie say "hi there" --json     one reply in a fresh conversation (JSON: text, her emotion and
+                                    yours, probabilities, timings); --conversation ID continues one
     rosie say --action drag         a user action instead of words
     rosie serve --port 8765         the local HTTP/WebSocket API (127.0.0.1 unless --host)
     rosie discord                   the Discord bot (token from DISCORD_TOKEN)
@@ -55,8 +56,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--seed", type=int, default=None)
 
 
-def open_service(args: argparse.Namespace, **service_kwargs):
-    """Load the engine and open the history database named by the command-line options."""
+def open_service(args: argparse.Namespace, history_db: str | Path | None = None, **service_kwargs):
+    """Load the engine and open the history database (``history_db``, else the one the options name)."""
     from apps.chat.service import ChatService
     from model.engine import Engine
     from model.sampling import SamplingConfig
@@ -77,19 +78,23 @@ def open_service(args: argparse.Namespace, **service_kwargs):
             "or write an untrained one with `rosie untrained-model --out DIR`"
         )
     engine = Engine.load(model_dir, args.weights, int8=args.int8, sampling=sampling)
-    return ChatService.open(engine, args.db or default_history_db(), **service_kwargs)
+    return ChatService.open(engine, history_db or args.db or default_history_db(), **service_kwargs)
+
+
+def _emotion(reading) -> str:
+    return f"{reading.label} {reading.probabilities[reading.label]:.2f}"
 
 
 def _print_reply(service, conversation_id: str, turn: Turn, out: TextIO) -> None:
-    """Stream one reply to ``out``: the emotion first, then the words as they come."""
-    from model.engine import EmotionEvent, TokenEvent
+    """Stream one reply to ``out``: the words as they come, then her emotion and the user's."""
+    from model.engine import Reply, TokenEvent
 
+    out.write("Rosie: ")
     for event in service.stream_reply(conversation_id, turn):
-        if isinstance(event, EmotionEvent):
-            label = event.emotion.label
-            out.write(f"Rosie [{label} {event.emotion.probabilities[label]:.2f}]: ")
-        elif isinstance(event, TokenEvent):
+        if isinstance(event, TokenEvent):
             out.write(event.text)
+        elif isinstance(event, Reply):
+            out.write(f"  [rosie: {_emotion(event.emotion)} | you: {_emotion(event.user_emotion)}]")
         out.flush()
     out.write("\n")
 
@@ -158,7 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("text", nargs="?", default="", help="what you say to Rosie")
     say.add_argument("--action", choices=ACTIONS, default=None, help="a user action (with or without text)")
     say.add_argument("--json", action="store_true", help="print the reply as JSON")
-    say.add_argument("--conversation", default="cli")
+    say.add_argument(
+        "--conversation",
+        default=None,
+        help="continue this conversation (its history is kept); default: a fresh one, nothing kept",
+    )
     add_model_arguments(say)
 
     serve = commands.add_parser("serve", help="the local HTTP/WebSocket API")
@@ -202,7 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
         )
         return 0
-    service = open_service(args)
+    # One-shot `say`: a conversation of its own in an in-memory history, gone when the command ends.
+    one_shot = args.command == "say" and args.conversation is None
+    service = open_service(args, history_db=":memory:" if one_shot else None)
     if args.command == "chat":
         try:
             run_chat(
@@ -216,11 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from model.engine import PromptTooLongError
 
     try:
-        reply = service.reply(args.conversation, Turn("user", args.text, action=args.action))
+        reply = service.reply(args.conversation or "say", Turn("user", args.text, action=args.action))
     except PromptTooLongError as exc:
         raise SystemExit(str(exc)) from None
     if args.json:
         print(json.dumps({"conversation_id": args.conversation, **reply.to_dict()}, ensure_ascii=False))
     else:
-        print(f"Rosie [{reply.emotion.label}]: {reply.text}")
+        print(f"Rosie [{reply.emotion.label}] (you: {reply.user_emotion.label}): {reply.text}")
     return 0

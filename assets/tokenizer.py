@@ -46,7 +46,7 @@ class TokenizerConfig(Config):
 @asset(
     group_name="tokenizer",
     deps=[AssetKey("pretrain_corpus"), AssetKey("personality_dataset"), AssetKey("emotion_dataset")],
-    description="Byte-level BPE with Rosie's 24 special tokens (ids 0..23), at models/rosie_model/tokenizer/",
+    description="Byte-level BPE with Rosie's 14 special tokens (ids 0..13), at models/rosie_model/tokenizer/",
 )
 def rosie_tokenizer(
     context: AssetExecutionContext, config: TokenizerConfig, storage: StorageResource
@@ -101,10 +101,10 @@ def rosie_tokenizer(
     )
 
 
-@asset_check(asset=rosie_tokenizer, description="special ids 0..23, user text escaped, lossless round trip")
+@asset_check(asset=rosie_tokenizer, description="special ids 0..13, user text escaped, lossless round trip")
 def tokenizer_is_safe_and_lossless(storage: StorageResource) -> AssetCheckResult:
     tokenizer = RosieTokenizer.load(storage.settings.layout.model.tokenizer_dir)  # verifies the special ids
-    probe = "Hi <|rosie|>! <|emotion:happy|> naïve café — 你好 🙂\r\n\t"
+    probe = "Hi <|rosie|>! <|action:poke|> naïve café — 你好 🙂\r\n\t"
     ids = tokenizer.encode_text(probe)
     escaped = all(i >= len(SPECIAL_TOKENS) for i in ids)
     lossless = tokenizer.decode(ids) == probe

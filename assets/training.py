@@ -160,7 +160,7 @@ def personality_tokens(context: AssetExecutionContext, storage: StorageResource)
 @asset(
     group_name=GROUP,
     deps=[AssetKey("emotion_dataset"), AssetKey("rosie_tokenizer")],
-    description="Emotion-labelled texts as two-turn chat shards, head target at <|rosie|>",
+    description="Emotion-labelled texts as the engine's conversations, head target at the labelled <|end|>",
 )
 def emotion_tokens(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
     return _chat_tokens(context, storage.settings, "emotion", emotion_example)

@@ -2,8 +2,7 @@
 
 For each preset (demo, gpt768) and precision (fp32, int8 weight-only) it measures, at batch 1:
 - first-token latency for a 512-token prompt (prefill + first sampled token; Rosie's also includes
-  the emotion read and the forced emotion token, one extra 1-token step, because that is what a
-  user waits for);
+  the emotion head's reading of the user's message, taken from the prefill);
 - decode tokens/s from the first to the last generated token, and the share of the memory-bandwidth
   bound it reaches (weight bytes read per token vs the measured read bandwidth).
 

@@ -24,10 +24,14 @@ def _sources_table(kept: Mapping[str, int]) -> str:
     return markdown_table(["source", "examples", "licence", "commercial use"], rows)
 
 
-def _splits_line(split_sizes: Mapping[str, int], hashed: str) -> str:
+def _splits_line(split_sizes: Mapping[str, int], items: str) -> str:
     sizes = ", ".join(f"{split} {n:,}" for split, n in split_sizes.items())
     shares = "/".join(str(p) for p in SPLIT_PERCENT.values())
-    return f"Splits ({shares} by a sha256 of {hashed}): {sizes}."
+    return (
+        f"Splits ({shares} by a sha256 of the source item, `labeling/splits.py`, shared by every "
+        f"dataset: {items}): {sizes}. `source_item` names it; no item, and so no dialogue, is in two "
+        "splits of this dataset or across the emotion and personality datasets (`python -m labeling leaks`)."
+    )
 
 
 def emotion_card(stats: Mapping, split_sizes: Mapping[str, int], exclude_noncommercial: bool) -> str:
@@ -48,8 +52,15 @@ def emotion_card(stats: Mapping, split_sizes: Mapping[str, int], exclude_noncomm
             "Utterances and dialogue turns labelled with Rosie's emotion set "
             f"({', '.join(EMOTIONS)}). `label_source` is `gold` for human annotations mapped by "
             "`labeling/mappings.py` and `weak` for NRC-lexicon labels of unlabelled dialogue kept above "
-            "the confidence threshold; `confidence` is 1.0 for gold. `context` is the previous turn.",
-            _splits_line(split_sizes, "the normalised text, so a text never crosses splits"),
+            "the confidence threshold; `confidence` is 1.0 for gold. `context` is the previous turn. "
+            "`example_id` is a sha256 of the normalised text (one row per text).",
+            _splits_line(
+                split_sizes,
+                "the dialogue for DailyDialog, EmpatheticDialogues (named by its opening, as the file "
+                "repeats dialogues under several ids), Topical-Chat and the chit-chat corpora, the "
+                "comment for GoEmotions, the questionnaire row for ISEAR, the comment tree for Reddit; "
+                "a text said in items of two splits is left out (`said_in_two_splits`)",
+            ),
             f"Non-commercial sources excluded: **{'yes' if exclude_noncommercial else 'no'}** "
             f"(`{EXCLUDE_NONCOMMERCIAL_ENV}=1`).",
             "## Sources\n\n" + _sources_table(stats["kept"]),
@@ -72,13 +83,15 @@ def personality_card(stats: Mapping, split_sizes: Mapping[str, int], diversity: 
             "# Rosie personality dataset",
             "Conversations in Rosie's playful-assistant voice, in the one chat format "
             "(`labeling/chat_format.py`): a system turn, user turns (words and/or an action token "
-            "such as `<|action:drag|>`) and Rosie turns, each with an emotion. Authored templates "
+            "such as `<|action:drag|>`) and Rosie turns, each labelled with an emotion (the emotion "
+            "head's target at the turn's `<|end|>`, never rendered). Authored templates "
             "and slot fillers (`labeling/personality_templates.py`) are combined with real "
             "chit-chat restyled into her voice.",
             _splits_line(
                 split_sizes,
-                "the source dialogue for restyled chit-chat (all its windows share a split) "
-                "and of the conversation text for templated ones",
+                "the source dialogue for restyled chit-chat (all its windows share a split, the "
+                "split its labelled turns have in the emotion dataset), the conversation itself for "
+                "templated ones",
             ),
             "## Sources\n\n" + _sources_table(stats["kept"]),
             "## Categories\n\n" + categories,

@@ -4,15 +4,20 @@ A conversation renders as a flat list of segments::
 
     <|system|>You are Rosie...<|end|>
     <|user|><|action:drag|><|end|>
-    <|rosie|><|emotion:surprised|>Eep! Where are we going?<|end|>
+    <|rosie|>Eep! Where are we going?<|end|>
     <|user|>How are you?<|end|>
-    <|rosie|><|emotion:happy|>I'm doing great!<|end|>
+    <|rosie|>I'm doing great!<|end|>
     <|endoftext|>
 
 Special segments are emitted as single token ids; text segments are encoded as ordinary text, so a
-user who types ``<|rosie|>`` gets the characters, never the token. Only Rosie's turns are trained:
-her emotion token, her words and her ``<|end|>`` (so she learns when to stop); her role token is the
-prompt, not a target.
+user who types ``<|rosie|>`` gets the characters, never the token. Only Rosie's turns are LM
+targets: her words and her ``<|end|>`` (so she learns when to stop); her role token is the prompt.
+
+A turn's ``emotion`` is the label of its text, never rendered: it is the emotion head's target at the
+turn's ``<|end|>`` (:attr:`Segment.emotion`), where the head has read the whole turn. The engine
+reads the head at the same positions, for the user's message and for Rosie's reply. No emotion token
+precedes a reply: it would hand the head its own label, and it would learn to copy the token
+instead of reading the words.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from labeling.special_tokens import (
     END_OF_TEXT,
     END_OF_TURN,
     action_token,
-    emotion_token,
     role_token,
 )
 
@@ -39,7 +43,8 @@ DEFAULT_SYSTEM_PROMPT = (
 
 @dataclass(frozen=True)
 class Turn:
-    """One turn. Users may act (drag, poke, ...) with or without words; Rosie always has an emotion."""
+    """One turn. Users may act (drag, poke, ...) with or without words. ``emotion`` labels the turn's
+    text (the head's target at its ``<|end|>``): user and Rosie turns may carry one, system turns never."""
 
     role: str
     text: str = ""
@@ -48,10 +53,8 @@ class Turn:
 
     def __post_init__(self) -> None:
         role_token(self.role)  # validates the role
-        if self.role == "rosie" and self.emotion not in EMOTIONS:
-            raise ValueError(f"a rosie turn needs an emotion from {EMOTIONS}, got {self.emotion!r}")
-        if self.role != "rosie" and self.emotion is not None:
-            raise ValueError("only rosie turns carry an emotion")
+        if self.emotion is not None and (self.role == "system" or self.emotion not in EMOTIONS):
+            raise ValueError(f"a {self.role} turn's emotion must be None or in {EMOTIONS}: {self.emotion!r}")
         if self.action is not None and (self.role != "user" or self.action not in ACTIONS):
             raise ValueError(f"actions are user turns from {ACTIONS}, got {self.role}/{self.action!r}")
         if self.role == "user" and not self.text and self.action is None:
@@ -60,11 +63,13 @@ class Turn:
 
 @dataclass(frozen=True)
 class Segment:
-    """A piece of the rendered conversation: ``special`` pieces are one token id each."""
+    """A piece of the rendered conversation: ``special`` pieces are one token id each; ``emotion`` is
+    the emotion head's target at a labelled turn's ``<|end|>``."""
 
     text: str
     special: bool
     trained: bool
+    emotion: str | None = None
 
 
 def render(
@@ -73,19 +78,17 @@ def render(
     """Render turns to segments.
 
     With ``add_generation_prompt`` the output ends with ``<|rosie|>`` so the model writes her next
-    turn (emotion token first); there is no end-of-text then.
+    turn; there is no end-of-text then.
     """
     segments: list[Segment] = []
     for turn in turns:
         trained = turn.role == "rosie"
         segments.append(Segment(role_token(turn.role), special=True, trained=False))
-        if turn.emotion is not None:
-            segments.append(Segment(emotion_token(turn.emotion), special=True, trained=trained))
         if turn.action is not None:
             segments.append(Segment(action_token(turn.action), special=True, trained=False))
         if turn.text:
             segments.append(Segment(turn.text, special=False, trained=trained))
-        segments.append(Segment(END_OF_TURN, special=True, trained=trained))
+        segments.append(Segment(END_OF_TURN, special=True, trained=trained, emotion=turn.emotion))
     if add_generation_prompt:
         segments.append(Segment(role_token("rosie"), special=True, trained=False))
     elif end_of_text:

@@ -44,9 +44,11 @@ def _label_distribution(counts: Counter) -> CheckOutcome:
     )
 
 
-def _leakage(keys: dict[str, set[str]]) -> CheckOutcome:
-    overlap = {f"{a}&{b}": len(keys[a] & keys[b]) for i, a in enumerate(SPLITS) for b in SPLITS[i + 1 :]}
-    return CheckOutcome(not any(overlap.values()), {"overlap": overlap})
+def _leakage(**keys: dict[str, set[str]]) -> CheckOutcome:
+    """Keys shared by two splits, per kind of key (texts, source items)."""
+    pairs = [(a, b) for i, a in enumerate(SPLITS) for b in SPLITS[i + 1 :]]
+    overlap = {kind: {f"{a}&{b}": len(of[a] & of[b]) for a, b in pairs} for kind, of in keys.items()}
+    return CheckOutcome(not any(n for kind in overlap.values() for n in kind.values()), {"overlap": overlap})
 
 
 def _emotion_column(settings: Settings, split: str, column: str) -> list:
@@ -58,7 +60,10 @@ def emotion_label_distribution(settings: Settings) -> CheckOutcome:
 
 
 def emotion_no_split_leakage(settings: Settings) -> CheckOutcome:
-    return _leakage({s: {text_key(t) for t in _emotion_column(settings, s, "text")} for s in SPLITS})
+    return _leakage(
+        texts={s: {text_key(t) for t in _emotion_column(settings, s, "text")} for s in SPLITS},
+        source_items={s: set(_emotion_column(settings, s, "source_item")) for s in SPLITS},
+    )
 
 
 def emotion_minimum_size(settings: Settings) -> CheckOutcome:
@@ -69,7 +74,7 @@ def emotion_minimum_size(settings: Settings) -> CheckOutcome:
 
 
 def _conversations(settings: Settings) -> dict[str, list[list[Turn]]]:
-    # personality_conversations re-validates every turn: a Rosie turn without an emotion raises.
+    # personality_conversations re-validates every turn (a bad role or label raises).
     return {s: personality_conversations(settings, s) for s in SPLITS}
 
 
@@ -87,16 +92,27 @@ def personality_label_distribution(settings: Settings) -> CheckOutcome:
 
 
 def personality_no_split_leakage(settings: Settings) -> CheckOutcome:
+    items = {s: set(read_split(settings, "personality", s, ["source_item"])[0].to_pylist()) for s in SPLITS}
     return _leakage(
-        {s: {text_key(conversation_text(c)) for c in cs} for s, cs in _conversations(settings).items()}
+        texts={s: {text_key(conversation_text(c)) for c in cs} for s, cs in _conversations(settings).items()},
+        source_items=items,
     )
 
 
 def personality_minimum_size(settings: Settings) -> CheckOutcome:
-    texts = [text_key(conversation_text(c)) for cs in _conversations(settings).values() for c in cs]
+    conversations = [c for cs in _conversations(settings).values() for c in cs]
+    texts = [text_key(conversation_text(c)) for c in conversations]
     duplicates = len(texts) - len(set(texts))
-    passed = len(texts) >= PERSONALITY_MIN_CONVERSATIONS and duplicates == 0
-    return CheckOutcome(passed, {"conversations": len(texts), "exact_duplicates": duplicates})
+    unlabelled = sum(t.role == "rosie" and t.emotion is None for c in conversations for t in c)
+    passed = len(texts) >= PERSONALITY_MIN_CONVERSATIONS and duplicates == 0 and unlabelled == 0
+    return CheckOutcome(
+        passed,
+        {
+            "conversations": len(texts),
+            "exact_duplicates": duplicates,
+            "rosie_turns_without_emotion": unlabelled,
+        },
+    )
 
 
 Check = Callable[[Settings], CheckOutcome]
@@ -108,7 +124,10 @@ CHECKS: dict[str, dict[str, tuple[Check, str]]] = {
             emotion_label_distribution,
             "Every label holds 0.5%..45% of the examples.",
         ),
-        "emotion_no_split_leakage": (emotion_no_split_leakage, "No (normalised) text appears in two splits."),
+        "emotion_no_split_leakage": (
+            emotion_no_split_leakage,
+            "No (normalised) text and no source item (dialogue, comment, ...) appears in two splits.",
+        ),
         "emotion_minimum_size": (
             emotion_minimum_size,
             "At least 10,000 examples and gold rows in every split.",
@@ -121,7 +140,7 @@ CHECKS: dict[str, dict[str, tuple[Check, str]]] = {
         ),
         "personality_no_split_leakage": (
             personality_no_split_leakage,
-            "No conversation appears in two splits.",
+            "No conversation and no source dialogue appears in two splits.",
         ),
         "personality_minimum_size": (
             personality_minimum_size,

@@ -44,6 +44,11 @@ def read_split(settings: Settings, name: str, split: str, columns: list[str] | N
     return pq.read_table(path, columns=columns)
 
 
+def read_splits(settings: Settings, name: str) -> dict[str, pa.Table]:
+    """Every split of a written dataset."""
+    return {split: read_split(settings, name, split) for split in SPLITS}
+
+
 def personality_conversations(settings: Settings, split: str) -> list[list[Turn]]:
     """The conversations of one personality split, each turn validated by :class:`Turn`."""
     turns = read_split(settings, "personality", split, ["turns"]).column("turns").to_pylist()

@@ -1,5 +1,6 @@
 """Build the emotion-labelled dataset: gold labels from annotated sources, weak labels from the
-NRC lexicon for unlabelled dialogue, one label set, hash-fixed splits, a licence per example.
+NRC lexicon for unlabelled dialogue, one label set, a split per source item (``labeling.splits``:
+a dialogue never straddles splits, here or in the personality dataset), a licence per example.
 
 Records in = kept + filtered (dropped label, duplicate, conflicting labels, low confidence, ...) +
 quarantined (malformed records); every count lands in :class:`EmotionBuild.stats`.
@@ -7,13 +8,15 @@ quarantined (malformed records); every count lands in :class:`EmotionBuild.stats
 
 from __future__ import annotations
 
-from collections import Counter
+import hashlib
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 from tqdm import tqdm
 
+from labeling.chat_format import DEFAULT_SYSTEM_PROMPT, Turn
 from labeling.emotions import EMOTIONS
 from labeling.licences import allowed_sources, licence_of
 from labeling.mappings import GOEMOTIONS_EKMAN, GOEMOTIONS_ORIGINAL, MAPPINGS, UnknownLabelError
@@ -27,11 +30,12 @@ from labeling.sources import (
     require_some,
     with_context,
 )
-from labeling.splits import SPLITS, split_of, text_key
+from labeling.splits import SPLITS, item_key, split_of, text_key
 from labeling.weak_labels import DEFAULT_MIN_HITS, DEFAULT_THRESHOLD, LexiconLabeller
 
 EMOTION_SCHEMA = pa.schema(
     [
+        pa.field("example_id", pa.string(), nullable=False),  # sha256 of the normalised text, 16 hex
         pa.field("text", pa.string(), nullable=False),
         pa.field("label", pa.string(), nullable=False),
         pa.field("label_source", pa.string(), nullable=False),  # gold | weak
@@ -39,6 +43,7 @@ EMOTION_SCHEMA = pa.schema(
         pa.field("source_label", pa.string(), nullable=False),
         pa.field("licence", pa.string(), nullable=False),
         pa.field("split", pa.string(), nullable=False),
+        pa.field("source_item", pa.string(), nullable=False),  # the dialogue/comment/row it came from
         pa.field("context", pa.string()),  # the previous dialogue turn, if any
         pa.field("confidence", pa.float32(), nullable=False),  # 1.0 for gold
     ]
@@ -97,9 +102,11 @@ def build_emotion_dataset(data_root: str, options: EmotionOptions = EmotionOptio
     records_in: Counter[str] = Counter()
     rows: dict[str, dict] = {}  # text key -> row
     conflicts: set[str] = set()
+    splits_said_in: dict[str, set[str]] = defaultdict(set)  # text key -> splits of the items saying it
 
     def offer(row: dict) -> None:
         key = text_key(row["text"])
+        splits_said_in[key].add(split_of(row["source_item"]))
         if not key:
             filtered[f"{row['source']}:empty_after_normalisation"] += 1
         elif key in conflicts:
@@ -150,10 +157,14 @@ def build_emotion_dataset(data_root: str, options: EmotionOptions = EmotionOptio
                 continue
             offer(_row(record, weak.label, "weak", f"nrc:{weak.source_label}", weak.confidence))
 
+    for key in [key for key in rows if len(splits_said_in[key]) > 1]:
+        # Said in dialogues (or comments) of two splits: whichever split the row took, the other
+        # split would hold the same words, in this dataset's context or the personality dataset.
+        filtered[f"{rows.pop(key)['source']}:said_in_two_splits"] += 1
     require_some(quarantine, len(rows), data_root)
     by_split: dict[str, list[dict]] = {split: [] for split in SPLITS}
     for row in rows.values():
-        row["split"] = split_of(row["text"])
+        row["split"] = split_of(row["source_item"])
         by_split[row["split"]].append(row)
     tables = {
         split: pa.Table.from_pylist(
@@ -192,15 +203,32 @@ def _unlabelled(files: SourceFiles, quarantine: Quarantine, allowed: set[str]) -
 
 def _row(record: SourceText, label: str, label_source: str, source_label: str, confidence: float) -> dict:
     return {
+        "example_id": hashlib.sha256(text_key(record.text).encode("utf-8")).hexdigest()[:16],
         "text": record.text,
         "label": label,
         "label_source": label_source,
         "source": record.source,
         "source_label": source_label,
         "licence": licence_of(record.source),
+        "source_item": item_key(record.source, record.item),
         "context": record.context,
         "confidence": confidence,
     }
+
+
+def labelled_conversation(text: str, label: str, context: str | None) -> list[Turn]:
+    """A labelled text as the conversation the engine would hold, its label on the text's own turn.
+
+    Without a context the text is a user's first message (``rosie say``): the system turn, then the
+    user's turn. With one, the context is the user's message and the text Rosie's reply to it: the
+    system turn, the user's turn, Rosie's turn. Either way the head is trained exactly where the
+    engine reads it (the labelled turn's ``<|end|>``), on a conversation the engine produces, and
+    both readings it reports (the user's message, Rosie's reply) get human labels.
+    """
+    system = Turn("system", DEFAULT_SYSTEM_PROMPT)
+    if context and context.strip():
+        return [system, Turn("user", context), Turn("rosie", text, emotion=label)]
+    return [system, Turn("user", text, emotion=label)]
 
 
 def class_balance(rows: Iterable[dict]) -> dict[str, dict[str, int]]:

@@ -11,8 +11,10 @@ Two kinds of conversation, mixed:
   or emoji chosen by the reply's emotion (Topical-Chat's self-reported sentiment; NRC weak label or
   neutral for the unlabelled sources).
 
-Exact duplicates are removed; splits are fixed by a hash of the source conversation (restyled)
-or the conversation text (templated), so windows of one real dialogue never straddle splits.
+Exact duplicates are removed; the split is the source item's (``labeling.splits``): the source
+dialogue for restyled windows (so windows of one real dialogue never straddle splits, and the
+emotion dataset puts that dialogue's labelled turns in the same split), the conversation itself for
+templated ones.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from labeling.sources import (
     read_personachat_dialogues,
     read_topical_chat_dialogues,
 )
-from labeling.splits import SPLITS, split_of, text_key
+from labeling.splits import SPLITS, item_key, split_of, text_key
 from labeling.weak_labels import LexiconLabeller
 
 PERSONALITY_SCHEMA = pa.schema(
@@ -49,6 +51,7 @@ PERSONALITY_SCHEMA = pa.schema(
         pa.field("conversation_id", pa.string(), nullable=False),
         pa.field("turns", pa.string(), nullable=False),  # JSON list of labeling.chat_format.Turn
         pa.field("split", pa.string(), nullable=False),
+        pa.field("source_item", pa.string(), nullable=False),  # source dialogue, or the conversation itself
         pa.field("source", pa.string(), nullable=False),
         pa.field("licence", pa.string(), nullable=False),
         pa.field("category", pa.string(), nullable=False),
@@ -86,7 +89,7 @@ class Conversation:
     turns: tuple[Turn, ...]
     categories: tuple[str, ...]  # the kinds of exchange it holds, main one first
     source: str
-    split_key: str  # what decides the split
+    source_item: str | None  # the dialogue it was cut from (item_key); None: generated, its own item
 
     @property
     def category(self) -> str:
@@ -323,9 +326,7 @@ def templated_conversation(f: Filler) -> Conversation:
         turns += MAIN_EXCHANGES[category](f)
     turns += closing(f, main[-1])
     categories = main + ["greeting"] * greeted  # the main exchange names the conversation
-    return Conversation(
-        tuple(turns), tuple(dict.fromkeys(categories)), "rosie_templates", conversation_text(turns)
-    )
+    return Conversation(tuple(turns), tuple(dict.fromkeys(categories)), "rosie_templates", None)
 
 
 # ---------------------------------------------------------------- restyled chit-chat
@@ -334,10 +335,14 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 MAX_REPLY_CHARS = 280
 
 
+def kept_words(text: str) -> str:
+    """What a restyled reply keeps of a real one: at most two sentences, at most 280 characters."""
+    return " ".join(_SENTENCE_END.split(text.strip())[:2])[:MAX_REPLY_CHARS].strip()
+
+
 def restyle(text: str, emotion: str, f: Filler) -> str:
-    """A real reply in Rosie's voice: at most two sentences, a prefix and maybe an emoji by emotion."""
-    sentences = _SENTENCE_END.split(text.strip())
-    text = " ".join(sentences[:2])[:MAX_REPLY_CHARS].strip()
+    """A real reply in Rosie's voice: its kept words, a prefix and maybe an emoji by emotion."""
+    text = kept_words(text)
     prefix = f.pick(T.RESTYLE_PREFIX[emotion])
     if prefix.endswith(", ") and text[:1].isupper() and not text.startswith(("I ", "I'")):
         text = text[0].lower() + text[1:]  # "Hmm, " + "That's" -> "Hmm, that's"
@@ -405,8 +410,8 @@ def restyled_conversations(
                         str(exc),
                     )
                     continue
-                # The first turn's position names the source dialogue: all its windows share a split.
-                yield Conversation(tuple(turns), ("chitchat",), source, f"{source}:{dialogue[0].position}")
+                # All windows of a dialogue share its item, hence its split.
+                yield Conversation(tuple(turns), ("chitchat",), source, item_key(source, window[0].item))
 
 
 # ---------------------------------------------------------------- the build
@@ -443,11 +448,14 @@ def build_personality_dataset(
     rows = []
     for c in kept.values():
         turns = turns_to_json(c.turns)
+        conversation_id = hashlib.sha256(turns.encode("utf-8")).hexdigest()[:16]
+        source_item = c.source_item or item_key(c.source, conversation_id)
         rows.append(
             {
-                "conversation_id": hashlib.sha256(turns.encode("utf-8")).hexdigest()[:16],
+                "conversation_id": conversation_id,
                 "turns": turns,
-                "split": split_of(c.split_key),
+                "split": split_of(source_item),
+                "source_item": source_item,
                 "source": c.source,
                 "licence": licence_of(c.source),
                 "category": c.category,

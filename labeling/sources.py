@@ -21,17 +21,24 @@ from dataclasses import dataclass, field
 import yaml
 
 from foundation.data_root import DataRoot
+from labeling.splits import text_key
 
 
 @dataclass(frozen=True)
 class SourceText:
-    """One utterance or dialogue turn. ``source_label`` is the raw label string ('' if unlabelled)."""
+    """One utterance or dialogue turn. ``source_label`` is the raw label string ('' if unlabelled).
+
+    ``item`` names what the text came from, whole: a dialogue, a comment, a questionnaire row, a
+    Reddit comment tree. Every dataset splits by it (``labeling.splits``), so no dialogue straddles
+    splits, in one dataset or across them.
+    """
 
     text: str
     source: str
     source_label: str
     context: str | None
     position: str  # "<file>:<line or key>" so any row can be traced back
+    item: str
 
 
 @dataclass
@@ -142,7 +149,7 @@ def read_goemotions(files: SourceFiles, quarantine: Quarantine) -> Iterator[Sour
                 quarantine.add("goemotions", rel, str(number), "bad_label_id", str(exc), line)
                 continue
             label = ",".join(original) + "|" + ",".join(ekman)
-            yield SourceText(clean_text(text), "goemotions", label, None, f"{rel}:{number}")
+            yield SourceText(clean_text(text), "goemotions", label, None, f"{rel}:{number}", comment_id)
 
 
 def read_dailydialog(files: SourceFiles, quarantine: Quarantine) -> Iterator[SourceText]:
@@ -166,19 +173,25 @@ def read_dailydialog(files: SourceFiles, quarantine: Quarantine) -> Iterator[Sou
                 dialogue,
             )
             continue
+        item = f"{rel}:{number}"
         yield from with_context(
             [
-                SourceText(detokenize(utterance), "dailydialog", label, None, f"{rel}:{number}.{turn}")
-                for turn, (utterance, label) in enumerate(zip(utterances, labels, strict=True))
+                SourceText(detokenize(text), "dailydialog", label, None, f"{item}.{turn}", item)
+                for turn, (text, label) in enumerate(zip(utterances, labels, strict=True))
             ]
         )
 
 
 def read_empatheticdialogues(files: SourceFiles, quarantine: Quarantine) -> Iterator[SourceText]:
-    """EmpatheticDialogues turns with their utterance-level emotion/intent label."""
+    """EmpatheticDialogues turns with their utterance-level emotion/intent label.
+
+    The file repeats a dialogue under several ids (whole or cut short), so a dialogue is named by
+    its opening utterance, not its id: every copy is one source item.
+    """
     rel = "emotion/empatheticdialogues/valid.csv"
     reader = csv.DictReader(io.StringIO(files.read_text(rel)))
     previous: tuple[str, str] | None = None  # (dialogue id, text)
+    item_of: dict[str, str] = {}  # dialogue id -> its opening utterance's hash
     for number, row in enumerate(reader, 2):
         text, label = detokenize(row.get("text") or ""), (row.get("emotion") or "").strip()
         dialogue = row.get("dialogue_id") or ""
@@ -188,7 +201,9 @@ def read_empatheticdialogues(files: SourceFiles, quarantine: Quarantine) -> Iter
             )
             continue
         context = previous[1] if previous and previous[0] == dialogue else None
-        yield SourceText(text, "empatheticdialogues", label, context, f"{rel}:{number}")
+        opening = hashlib.sha256(text_key(text).encode("utf-8")).hexdigest()[:16]
+        item = item_of.setdefault(dialogue, f"opening:{opening}")
+        yield SourceText(text, "empatheticdialogues", label, context, f"{rel}:{number}", item)
         previous = (dialogue, text)
 
 
@@ -209,7 +224,7 @@ def read_isear(files: SourceFiles, quarantine: Quarantine) -> Iterator[SourceTex
         if not text:
             quarantine.add("isear", rel, str(number), "empty_text", "", line)
             continue
-        yield SourceText(text, "isear", parts[label_col].strip(), None, f"{rel}:{number}")
+        yield SourceText(text, "isear", parts[label_col].strip(), None, f"{rel}:{number}", f"{rel}:{number}")
 
 
 def read_topical_chat(files: SourceFiles, quarantine: Quarantine) -> Iterator[SourceText]:
@@ -254,6 +269,7 @@ def read_topical_chat_dialogues(files: SourceFiles, quarantine: Quarantine) -> I
                 t.get("sentiment") or "",
                 None,
                 f"{conversation_id}.{i}",
+                conversation_id.rsplit(":", 1)[-1],  # the conversation key, whichever file holds it
             )
             for i, t in enumerate(turns)
         ]
@@ -276,7 +292,9 @@ def read_personachat_dialogues(files: SourceFiles, quarantine: Quarantine) -> It
             continue
         for text in body.split("\t"):
             if text.strip():
-                dialogue.append(SourceText(detokenize(text), "personachat", "", None, f"{rel}:{number}"))
+                item = dialogue[0].item if dialogue else f"{rel}:{number}"  # the dialogue's first line
+                turn = SourceText(detokenize(text), "personachat", "", None, f"{rel}:{number}", item)
+                dialogue.append(turn)
     if dialogue:
         yield dialogue
 
@@ -294,13 +312,14 @@ def read_chatterbot_dialogues(files: SourceFiles, quarantine: Quarantine) -> Ite
             continue
         category = ",".join(document.get("categories") or [])
         for index, conversation in enumerate(document.get("conversations") or []):
+            position = f"{rel}:{index}"
             if not isinstance(conversation, list) or len(conversation) < 2:
                 quarantine.add(
                     "chatterbot", rel, str(index), "not_a_conversation", "", repr(conversation)[:300]
                 )
                 continue
             yield [
-                SourceText(clean_text(str(text)), "chatterbot", category, None, f"{rel}:{index}")
+                SourceText(clean_text(str(text)), "chatterbot", category, None, position, position)
                 for text in conversation
                 if str(text).strip()
             ]
@@ -316,7 +335,8 @@ def read_overheard_dialogues(files: SourceFiles, quarantine: Quarantine) -> Iter
         for line in scene.splitlines():
             speaker, sep, words = line.partition(":")
             if sep and words.strip() and len(speaker) <= 40:
-                turns.append(SourceText(clean_text(words), "overheard", "", None, f"{rel}:overheard.{index}"))
+                position = f"{rel}:overheard.{index}"
+                turns.append(SourceText(clean_text(words), "overheard", "", None, position, position))
         if turns:
             yield turns
 
@@ -328,21 +348,24 @@ def read_reddit_threads(files: SourceFiles, quarantine: Quarantine) -> Iterator[
     """
     rel = "reddit/reddit_announcements_n49rw_thread.jsonl"
     bodies: dict[str, str] = {}
-    parents: list[tuple[str, str, str]] = []  # (position, parent name, body)
+    parent_of: dict[str, str] = {}
+    comments: list[tuple[str, str, str]] = []  # (position, name, body)
     for number, line in enumerate(files.read_text(rel).splitlines(), 1):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             quarantine.add("reddit", rel, str(number), "bad_json", str(exc), line)
             continue
+        name = record.get("name", "")
+        parent_of[name] = record.get("parent_id") or ""
         body = clean_text(record.get("body") or record.get("selftext") or record.get("title") or "")
         if body in ("", "[deleted]", "[removed]"):
             continue
-        bodies[record.get("name", "")] = body
-        parents.append((f"{rel}:{number}", record.get("parent_id") or "", body))
-    for position, parent, body in parents:
-        context = bodies.get(parent)
-        yield _pair(context, body, "reddit", position)
+        bodies[name] = body
+        comments.append((f"{rel}:{number}", name, body))
+    for position, name, body in comments:
+        context = bodies.get(parent_of[name])
+        yield _pair(context, body, "reddit", position, f"{rel}:{_top_comment(name, parent_of)}")
     for rel in files.list("reddit/leahrnh_reddit_pairs_2015-03-21", ".json"):
         raw = files.read_text(rel)
         if raw.startswith("[,"):  # known bug of the crawler (see its README)
@@ -355,21 +378,29 @@ def read_reddit_threads(files: SourceFiles, quarantine: Quarantine) -> Iterator[
         for index, pair in enumerate(pairs):
             answer = clean_text(pair.get("answer") or "")
             if answer:
-                yield _pair(
-                    clean_text(pair.get("question") or "") or None, answer, "reddit", f"{rel}:{index}"
-                )
+                question = clean_text(pair.get("question") or "") or None
+                yield _pair(question, answer, "reddit", f"{rel}:{index}", f"{rel}:{index}")
 
 
-def _pair(context: str | None, text: str, source: str, position: str) -> list[SourceText]:
-    reply = SourceText(text, source, "", None, position)
-    return [SourceText(context, source, "", None, position), reply] if context else [reply]
+def _top_comment(name: str, parent_of: dict[str, str]) -> str:
+    """The top-level comment a Reddit comment hangs under: its tree is one conversation (one item)."""
+    seen = set()
+    while parent_of.get(name, "").startswith("t1_") and name not in seen:  # t1_: a comment, t3_: the post
+        seen.add(name)
+        name = parent_of[name]
+    return name
+
+
+def _pair(context: str | None, text: str, source: str, position: str, item: str) -> list[SourceText]:
+    reply = SourceText(text, source, "", None, position, item)
+    return [SourceText(context, source, "", None, position, item), reply] if context else [reply]
 
 
 def with_context(dialogue: list[SourceText]) -> Iterator[SourceText]:
     """Each turn of a dialogue with the previous turn as its context."""
     previous = None
     for turn in dialogue:
-        yield SourceText(turn.text, turn.source, turn.source_label, previous, turn.position)
+        yield SourceText(turn.text, turn.source, turn.source_label, previous, turn.position, turn.item)
         previous = turn.text
 
 

@@ -5,8 +5,6 @@ User text can never produce these ids: the tokenizer escapes any spelled-out tok
 
 from __future__ import annotations
 
-from labeling.emotions import EMOTIONS
-
 END_OF_TEXT = "<|endoftext|>"
 PAD = "<|pad|>"
 END_OF_TURN = "<|end|>"
@@ -21,12 +19,6 @@ def role_token(role: str) -> str:
     return f"<|{role}|>"
 
 
-def emotion_token(emotion: str) -> str:
-    if emotion not in EMOTIONS:
-        raise ValueError(f"unknown emotion {emotion!r}; expected one of {EMOTIONS}")
-    return f"<|emotion:{emotion}|>"
-
-
 def action_token(action: str) -> str:
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; expected one of {ACTIONS}")
@@ -34,7 +26,6 @@ def action_token(action: str) -> str:
 
 
 ROLE_TOKENS: tuple[str, ...] = tuple(role_token(r) for r in ROLES)
-EMOTION_TOKENS: tuple[str, ...] = tuple(emotion_token(e) for e in EMOTIONS)
 ACTION_TOKENS: tuple[str, ...] = tuple(action_token(a) for a in ACTIONS)
 
 # Order fixes the ids: special tokens take ids 0..N-1 in this order, before any BPE merge.
@@ -43,6 +34,5 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     PAD,
     END_OF_TURN,
     *ROLE_TOKENS,
-    *EMOTION_TOKENS,
     *ACTION_TOKENS,
 )

@@ -1,9 +1,11 @@
 """The inference engine: one reply at a time per call, streamed token by token over a KV cache.
 
-Emotion rule (shared with training, see docs/inference.md): the prompt ends with ``<|rosie|>``;
-the emotion head is read at that position, its argmax is the reply's emotion, and that emotion's
-token is *forced* as the first generated token. So the emitted ``<|emotion:x|>`` always equals
-the reported label, and Rosie's words are conditioned on it exactly as in training.
+Emotion rule (shared with training, see docs/inference.md): the emotion of a turn is the emotion
+head read at the end of that turn's text, its ``<|end|>``, where training put the head's target
+(``labeling.chat_format``). The prompt ends with the user's turn and ``<|rosie|>``: the head at the
+user's ``<|end|>`` is the emotion of their message, read during the prefill at no extra cost. When
+Rosie's reply ends, her ``<|end|>`` goes through the model as one more step on the cache and the
+head there is the emotion of her reply: a reading of the words she wrote.
 
 ``Engine`` is thread-safe: the weights are read-only and every call owns its KV cache. Concurrent
 conversations (one ``stream`` each, on their own threads) share their decode steps: each step is one
@@ -25,7 +27,7 @@ import torch.nn.functional as F
 
 from labeling.chat_format import Turn
 from labeling.emotions import EMOTIONS
-from labeling.special_tokens import END_OF_TEXT, END_OF_TURN, SPECIAL_TOKENS, emotion_token
+from labeling.special_tokens import END_OF_TEXT, END_OF_TURN, SPECIAL_TOKENS
 from model.batching import StepBatcher
 from model.sampling import SamplingConfig, sample_next_token
 
@@ -36,7 +38,7 @@ class PromptTooLongError(ValueError):
 
 @dataclass(frozen=True)
 class EmotionReading:
-    """The emotion head's verdict for a reply: its argmax label and the full distribution."""
+    """The emotion head's verdict on one turn's text: its argmax label and the full distribution."""
 
     label: str
     probabilities: dict[str, float]
@@ -47,7 +49,11 @@ class EmotionReading:
 
 @dataclass(frozen=True)
 class EmotionEvent:
+    """The emotion of a finished turn: the user's message (``role="user"``, before the first token)
+    or Rosie's reply (``role="rosie"``, after the last one)."""
+
     emotion: EmotionReading
+    role: str
     kind: str = "emotion"
 
 
@@ -63,10 +69,11 @@ class TokenEvent:
 
 @dataclass(frozen=True)
 class Reply:
-    """A finished (or cancelled) reply and how it went."""
+    """A finished (or cancelled) reply, the emotions of the reply and of the message it answers."""
 
     text: str
     emotion: EmotionReading
+    user_emotion: EmotionReading
     token_ids: list[int]
     finish_reason: str  # end_of_turn | max_tokens | cancelled
     prompt_tokens: int
@@ -79,6 +86,7 @@ class Reply:
             "text": self.text,
             "emotion": self.emotion.label,
             "probabilities": self.emotion.probabilities,
+            "user_emotion": self.user_emotion.to_dict(),
             "finish_reason": self.finish_reason,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": len(self.token_ids),
@@ -110,10 +118,10 @@ class Engine:
         self.tokenizer = tokenizer
         self.config = model.config
         self.default_sampling = sampling or SamplingConfig()
-        self.emotion_ids = [tokenizer.token_id(emotion_token(e)) for e in EMOTIONS]
-        self.stop_ids = [tokenizer.token_id(END_OF_TURN), tokenizer.token_id(END_OF_TEXT)]
+        self.end_of_turn_id = tokenizer.token_id(END_OF_TURN)
+        self.stop_ids = [self.end_of_turn_id, tokenizer.token_id(END_OF_TEXT)]
         # Inside a reply Rosie may only write words or end her turn: every other special token
-        # (roles, emotions, actions, pad) would break the chat format.
+        # (roles, actions, pad) would break the chat format.
         self.banned_ids = [
             tokenizer.token_id(t) for t in SPECIAL_TOKENS if tokenizer.token_id(t) not in self.stop_ids
         ]
@@ -143,7 +151,7 @@ class Engine:
         return int(self.config.block_size)
 
     def prompt_budget(self, sampling: SamplingConfig) -> int:
-        """Tokens the prompt may use so the forced emotion token and the reply still fit."""
+        """Tokens the prompt may use so the reply and her closing ``<|end|>`` still fit."""
         return self.block_size - sampling.max_new_tokens - 1
 
     def encode_prompt(self, turns: Sequence[Turn]) -> list[int]:
@@ -153,22 +161,23 @@ class Engine:
     def _step(
         self, ids: list[int], cache, persona_id: int, memory: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run ``ids`` (advancing ``cache``); next-token logits [V] and emotion logits [E] at the end.
+        """Run ``ids`` (advancing ``cache``); next-token logits [V] after the last one and emotion
+        logits [len(ids), E] at each (the head is one small matmul: a turn's reading is at its end).
 
         One token on a cache is a decode step: it joins the other conversations' pending steps in
         one batched forward (:class:`model.batching.StepBatcher`)."""
         if cache is not None and len(ids) == 1:
             hidden, logits = self.batcher.step(ids[0], cache, persona_id, memory)
             with torch.inference_mode():
-                return logits, self.model.emotion_head(hidden[None])[0]
+                return logits, self.model.emotion_head(hidden[None])
         with torch.inference_mode():
             hidden = self.model.hidden_states(
                 torch.tensor([ids], dtype=torch.long),
                 persona_ids=torch.tensor([persona_id], dtype=torch.long),
                 memory=memory,
                 kv_cache=cache,
-            )[:, -1]  # [1, n_embd]: quantized Linears want 2-D input
-            return self.lm_head(hidden)[0], self.model.emotion_head(hidden)[0]
+            )[0]  # [len(ids), n_embd]: quantized Linears want 2-D input
+            return self.lm_head(hidden[-1:])[0], self.model.emotion_head(hidden)
 
     def _reading(self, emotion_logits: torch.Tensor) -> EmotionReading:
         probs = torch.softmax(emotion_logits.float(), dim=-1).tolist()
@@ -176,11 +185,13 @@ class Engine:
         return EmotionReading(label, {e: round(p, 6) for e, p in zip(EMOTIONS, probs, strict=True)})
 
     def read_emotion(
-        self, prompt_ids: list[int], *, persona_id: int = 0, memory: torch.Tensor | None = None
+        self, ids: list[int], *, persona_id: int = 0, memory: torch.Tensor | None = None
     ) -> EmotionReading:
-        """The emotion Rosie would reply with, without generating (head at the final ``<|rosie|>``)."""
-        self.check_fits(prompt_ids, 0)
-        return self._reading(self._step(prompt_ids, None, persona_id, memory)[1])
+        """The emotion of the turn ``ids`` ends with (at its ``<|end|>``), without generating."""
+        if not ids or ids[-1] != self.end_of_turn_id:
+            raise ValueError("read_emotion takes ids ending with a turn's <|end|> (no <|rosie|> after it)")
+        self.check_fits(ids, 0)
+        return self._reading(self._step(ids, None, persona_id, memory)[1][-1])
 
     def check_fits(self, prompt_ids: list[int], max_new_tokens: int) -> None:
         needed = len(prompt_ids) + 1 + max_new_tokens
@@ -199,17 +210,17 @@ class Engine:
         memory: torch.Tensor | None = None,
         cancel: threading.Event | None = None,
     ) -> Iterator[GenerationEvent]:
-        """Yield an EmotionEvent, then a TokenEvent per generated token, then the Reply."""
+        """Yield the user's EmotionEvent, a TokenEvent per generated token, Rosie's EmotionEvent,
+        then the Reply. ``prompt_ids`` end with the user's turn and ``<|rosie|>`` (:meth:`encode_prompt`)."""
         sampling = sampling or self.default_sampling
         self.check_fits(prompt_ids, sampling.max_new_tokens)
         generator = torch.Generator().manual_seed(sampling.seed) if sampling.seed is not None else None
         started = time.perf_counter()
         cache = self.model.new_kv_cache(1, len(prompt_ids) + 1 + sampling.max_new_tokens)
 
-        emotion = self._reading(self._step(prompt_ids, cache, persona_id, memory)[1])
-        yield EmotionEvent(emotion)
-        # Forced first token: the reported emotion, so the emitted token and the label agree.
-        logits, _ = self._step([self.emotion_ids[EMOTIONS.index(emotion.label)]], cache, persona_id, memory)
+        logits, emotions = self._step(prompt_ids, cache, persona_id, memory)
+        user_emotion = self._reading(emotions[-2])  # the user's <|end|>, just before <|rosie|>
+        yield EmotionEvent(user_emotion, role="user")
 
         generated: list[int] = []
         emitted = ""
@@ -243,9 +254,16 @@ class Engine:
         if len(text) > len(emitted):  # an incomplete character at the very end
             yield TokenEvent(text[len(emitted) :], None)
         decode_s = token_times[-1] - token_times[0] if len(token_times) > 1 else 0.0
+        # Her turn closes with <|end|> however it stopped (as the history renders it): one more step
+        # on the cache (with her last token when the budget ran out before it was fed), and the head
+        # there has read her whole reply.
+        closing = [generated[-1]] if finish_reason == "max_tokens" else []
+        emotion = self._reading(self._step([*closing, self.end_of_turn_id], cache, persona_id, memory)[1][-1])
+        yield EmotionEvent(emotion, role="rosie")
         yield Reply(
             text=text.strip(),
             emotion=emotion,
+            user_emotion=user_emotion,
             token_ids=generated,
             finish_reason=finish_reason,
             prompt_tokens=len(prompt_ids),

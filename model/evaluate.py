@@ -1,8 +1,8 @@
 """Held-out evaluation shared by the trainer (validation) and the ``model_eval`` asset (test).
 
 - :func:`lm_loss`: token-weighted cross-entropy on a shard's trained targets (perplexity = exp).
-- :func:`emotion_scores`: the emotion head read at every ``<|rosie|>`` position that carries a
-  label (the contract with the engine), scored with the datasets baseline's own function
+- :func:`emotion_scores`: the emotion head read at every labelled turn's ``<|end|>`` (where the
+  engine reads it), scored with the datasets baseline's own function
   (:func:`labeling.baseline.macro_f1_scores`: macro-F1 over the labels present in the gold set).
 - :func:`sample_replies`: a few replies through the real inference engine, to see that the model
   talks (an empty reply means it ends its turn at once).
@@ -57,7 +57,7 @@ def emotion_predictions(
     device: torch.device,
     max_examples: int | None = None,
 ) -> list[tuple[int, int, int]]:
-    """``(document index, true label id, predicted label id)`` for every labelled ``<|rosie|>``."""
+    """``(document index, true label id, predicted label id)`` for every labelled ``<|end|>``."""
     rows: list[tuple[int, int, int]] = []
     first_document = 0
     for batch in evaluation_batches(shard, block_size, batch_size, pad_id, max_examples, keep_labels=True):
@@ -121,7 +121,7 @@ def sample_replies(
     replies = []
     for turns in SAMPLE_PROMPTS:
         prompt_ids = engine.encode_prompt(list(turns))
-        room = engine.block_size - len(prompt_ids) - 1  # the forced emotion token takes one position
+        room = engine.block_size - len(prompt_ids) - 1  # her closing <|end|> takes one position
         sampling = SamplingConfig(
             temperature=0.7,
             top_k=40,

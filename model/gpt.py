@@ -8,8 +8,8 @@ Shape of one forward pass (nanoGPT lineage)::
                x = x + mlp(ln2(x))                                       # GELU, 4x wide
     h = ln_f(x); logits = h @ tok_emb.T (tied); emotion_logits = emotion_head(h)
 
-The emotion head runs at every position (one small matmul); a Rosie turn's emotion is read at its
-``<|rosie|>`` role token, which has seen the whole conversation so far (last-token pooling).
+The emotion head runs at every position (one small matmul); a turn's emotion is read at its
+``<|end|>`` token, which has seen the whole turn (last-token pooling).
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from datatrove.pipeline.base import PipelineStep
 
 from dedup.executors import Stage, run_stages
 from foundation.settings import CleanConfig
-from labeling.chat_format import Turn
-from labeling.special_tokens import END_OF_TEXT, END_OF_TURN
+from labeling.emotion_dataset import labelled_conversation
+from labeling.special_tokens import END_OF_TEXT
 from model.shards import TokenShardWriter
 from model.tokenizer import RosieTokenizer
 
@@ -268,30 +268,18 @@ def personality_example(tokenizer: RosieTokenizer, row: dict) -> ChatExample:
 
 
 def emotion_example(tokenizer: RosieTokenizer, row: dict) -> ChatExample:
-    """One labelled text as a two-turn exchange (the emotion rule shared with the engine).
-
-    With a context: ``<|user|>{context}<|end|><|rosie|><|emotion:{label}|>{text}<|end|>``: Rosie
-    answers the context in the labelled emotion and her words are trained. Without one:
-    ``<|user|>{text}<|end|><|rosie|><|emotion:{label}|><|end|>`` with only the emotion token
-    trained, so the model never learns to end a turn without words. Either way the head's target
-    sits at the ``<|rosie|>`` position.
-    """
+    """One labelled text as :func:`labeling.emotion_dataset.labelled_conversation` renders it: the
+    head's one target at the labelled turn's ``<|end|>``; Rosie's words (when the text is her reply)
+    are LM targets as in any conversation."""
     label, text, context = row["label"], row["text"], row.get("context")
     if not text or not text.strip():
         raise ValueError("empty text")
-    if context and context.strip():
-        turns = [Turn("user", context), Turn("rosie", text, emotion=label)]
-    else:
-        turns = [Turn("user", text), Turn("rosie", "", emotion=label)]
-    encoded = tokenizer.encode_chat(turns)
-    loss_mask = list(encoded.loss_mask)
-    if turns[1].text == "":
-        end_of_turn = tokenizer.token_id(END_OF_TURN)
-        loss_mask = [0 if t == end_of_turn else m for t, m in zip(encoded.ids, loss_mask, strict=True)]
+    encoded = tokenizer.encode_chat(labelled_conversation(text, label, context))
     document = {
         "label": label,
         "label_source": row.get("label_source"),
         "source": row.get("source"),
         "has_context": bool(context and context.strip()),
+        "example_id": row.get("example_id"),
     }
-    return ChatExample(list(encoded.ids), loss_mask, list(encoded.emotion_targets), document)
+    return ChatExample(list(encoded.ids), list(encoded.loss_mask), list(encoded.emotion_targets), document)

@@ -5,7 +5,7 @@ One shard is a folder per split (``train``, ``validation``, ``test``)::
     tokens.bin        uint16 token ids (uint32 when the vocabulary has more than 65,536 entries)
     doc_offsets.bin   int64, n_documents + 1 offsets: document i is tokens[off[i]:off[i+1]]
     loss_mask.bin     uint8, chat shards only: 1 where the token is a trained target
-    emotion.bin       int8, chat shards only: emotion id at each Rosie turn's ``<|rosie|>``, -1 elsewhere
+    emotion.bin       int8, chat shards only: emotion id at each labelled turn's ``<|end|>``, -1 elsewhere
     documents.parquet chat shards only: one row per document (id, source, label_source, ...)
     meta.json         counts, dtype, tokenizer hash, sha256 of every file above, source hashes
 
@@ -198,7 +198,7 @@ class TokenShard:
     ) -> Example:
         """Document ``index`` alone, padding after it ignored. A document longer than ``max_length``
         keeps its end (the last Rosie turn), as a prompt would; with ``keep_label`` it keeps its last
-        emotion-labelled ``<|rosie|>`` position even when the reply after it is too long to fit."""
+        emotion-labelled position even when the conversation after it is too long to fit."""
         first, stop = int(self.offsets[index]), int(self.offsets[index + 1])
         start = max(first, stop - max_length - 1)
         if keep_label and self.chat:

@@ -1,4 +1,4 @@
-"""Rosie's byte-level BPE tokenizer (HF ``tokenizers``), with the project's special tokens at ids 0..23.
+"""Rosie's byte-level BPE tokenizer (HF ``tokenizers``), with the project's special tokens at ids 0..13.
 
 Two guarantees the rest of the system relies on:
 
@@ -28,27 +28,25 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from foundation.atomic import write_text_atomic
 from labeling.chat_format import Turn, render
-from labeling.emotions import EMOTION_TO_ID, EMOTIONS
-from labeling.special_tokens import END_OF_TEXT, PAD, SPECIAL_TOKENS, emotion_token, role_token
+from labeling.emotions import EMOTION_TO_ID
+from labeling.special_tokens import END_OF_TEXT, PAD, SPECIAL_TOKENS
 
 DEFAULT_VOCAB_SIZE = 32_000
 TOKENIZER_FILE = "tokenizer.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 
-_EMOTION_TOKEN_TO_ID = {emotion_token(e): EMOTION_TO_ID[e] for e in EMOTIONS}
 # The split HF's ByteLevel pre-tokenizer applies (use_regex=True), in tiktoken's syntax.
 GPT2_SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-_ROSIE = role_token("rosie")
 
 
 @dataclass
 class EncodedChat:
     """Token ids of a rendered conversation with per-token training targets.
 
-    ``loss_mask[i]`` is 1 where token i is a trained LM target (Rosie's emotion token, words and
-    ``<|end|>``); ``emotion_targets[i]`` is the emotion id at each Rosie turn's ``<|rosie|>``
-    token and -1 everywhere else.
+    ``loss_mask[i]`` is 1 where token i is a trained LM target (Rosie's words and ``<|end|>``);
+    ``emotion_targets[i]`` is the emotion id at each labelled turn's ``<|end|>`` (the end of the text
+    it labels, where the engine reads the head) and -1 everywhere else.
     """
 
     ids: list[int] = field(default_factory=list)
@@ -151,13 +149,11 @@ class RosieTokenizer:
         turns = [t if isinstance(t, Turn) else Turn(**t) for t in turns]
         segments = render(turns, add_generation_prompt=add_generation_prompt, end_of_text=end_of_text)
         encoded = EncodedChat()
-        for i, segment in enumerate(segments):
+        for segment in segments:
             if not segment.special:
                 encoded.extend(self.encode_text(segment.text), trained=segment.trained)
                 continue
-            target = -1
-            if segment.text == _ROSIE and i + 1 < len(segments):
-                target = _EMOTION_TOKEN_TO_ID.get(segments[i + 1].text, -1)
+            target = EMOTION_TO_ID[segment.emotion] if segment.emotion is not None else -1
             encoded.extend([self.token_id(segment.text)], trained=segment.trained, emotion_target=target)
         return encoded
 

@@ -8,7 +8,7 @@ Runs as a plain process or under the DeepSpeed launcher (one or many processes, 
 
 Phases: ``base`` (LM on the pretraining tokens → ``weights/base.pth``), ``personality`` (chat LM on
 Rosie's turns, from ``base.pth`` → ``personality.pth``), ``emotion`` (LM + weighted emotion-head
-cross-entropy at each ``<|rosie|>`` position, from ``personality.pth`` → ``final.pth``).
+cross-entropy at each labelled turn's ``<|end|>``, from ``personality.pth`` → ``final.pth``).
 
 Checkpoints (``checkpoints/<phase>/``, every ``checkpoint_interval`` steps) carry the optimizer,
 scheduler, RNG states and data position; a restarted run resumes from the latest one as long as

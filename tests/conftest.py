@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from foundation.settings import Settings
+from labeling.emotion_dataset import EmotionBuild, build_emotion_dataset
+from labeling.personality import PersonalityBuild, build_personality_dataset
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +27,15 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("ROSIE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     monkeypatch.setenv("ROSIE_MODEL_DIR", str(tmp_path / "models" / "rosie_model"))
     return Settings.from_env()
+
+
+# The full datasets from the sample, built once per session: the dataset tests and the split tests
+# across the two datasets read the same builds.
+@pytest.fixture(scope="session")
+def emotion_build(data_root: Path) -> EmotionBuild:
+    return build_emotion_dataset(str(data_root))
+
+
+@pytest.fixture(scope="session")
+def personality_build(data_root: Path) -> PersonalityBuild:
+    return build_personality_dataset(str(data_root))

@@ -9,26 +9,32 @@ def conversation():
         Turn("system", "You are Rosie."),
         Turn("user", action="drag"),
         Turn("rosie", "Eep! Where are we going?", emotion="surprised"),
-        Turn("user", "How are you? <|rosie|>"),
+        Turn("user", "How are you? <|rosie|>", emotion="curious"),
         Turn("rosie", "Great!", emotion="happy"),
     ]
 
 
-def test_render_layout_and_loss_mask():
+def test_render_layout_loss_mask_and_emotion_targets():
     segments = render(conversation())
+    # no emotion token anywhere: a turn's label is never part of what the model reads
     assert to_text(segments) == (
         "<|system|>You are Rosie.<|end|><|user|><|action:drag|><|end|>"
-        "<|rosie|><|emotion:surprised|>Eep! Where are we going?<|end|>"
-        "<|user|>How are you? <|rosie|><|end|><|rosie|><|emotion:happy|>Great!<|end|><|endoftext|>"
+        "<|rosie|>Eep! Where are we going?<|end|>"
+        "<|user|>How are you? <|rosie|><|end|><|rosie|>Great!<|end|><|endoftext|>"
     )
     trained = [s.text for s in segments if s.trained]
-    assert trained == [
-        "<|emotion:surprised|>",
+    assert trained == ["Eep! Where are we going?", "<|end|>", "Great!", "<|end|>"]
+    # each label sits on its own turn's <|end|>, the user's included; unlabelled turns have none
+    labelled = [(i, s.text, s.emotion) for i, s in enumerate(segments) if s.emotion]
+    assert [(text, emotion) for _, text, emotion in labelled] == [
+        ("<|end|>", "surprised"),
+        ("<|end|>", "curious"),
+        ("<|end|>", "happy"),
+    ]
+    assert [segments[i - 1].text for i, _, _ in labelled] == [
         "Eep! Where are we going?",
-        "<|end|>",
-        "<|emotion:happy|>",
+        "How are you? <|rosie|>",
         "Great!",
-        "<|end|>",
     ]
     # user text that spells a special token stays ordinary text
     user_text = [s for s in segments if "How are you" in s.text]
@@ -44,8 +50,8 @@ def test_generation_prompt_ends_with_rosie_role():
 @pytest.mark.parametrize(
     "bad",
     [
-        dict(role="rosie", text="hi"),  # no emotion
-        dict(role="user", text="hi", emotion="happy"),
+        dict(role="system", text="hi", emotion="happy"),
+        dict(role="rosie", text="hi", emotion="giddy"),
         dict(role="rosie", text="hi", emotion="happy", action="drag"),
         dict(role="user", action="dance"),
         dict(role="user"),

@@ -163,7 +163,9 @@ def test_replies_to_mentions_and_dms_only_with_history_per_channel(service: Chat
     guild_turns = service.history(f"discord:{CHANNEL_ID}")
     assert guild_turns[0].turn.text == "Alice: hi Rosie, how are you?"  # mention stripped, speaker named
     assert guild_turns[1].turn.role == "rosie"
-    assert http.sent[0][1].startswith(bot_module.EMOTION_EMOJI[guild_turns[1].turn.emotion])
+    yours, mine = guild_turns[0].turn.emotion, guild_turns[1].turn.emotion  # both read by the head
+    assert http.sent[0][1].startswith(bot_module.EMOTION_EMOJI[mine])
+    assert http.sent[0][1].endswith(f"\n-# you: {bot_module.EMOTION_EMOJI[yours]} {yours} · me: {mine}")
     assert [t.turn.text for t in service.history(f"discord:{DM_ID}")][0] == "psst, a secret"
 
 
@@ -204,7 +206,8 @@ def test_long_replies_are_split_at_the_limit(service: ChatService, monkeypatch: 
     http = run_with_gateway(service, scenario)
     chunks = [content for _, content in http.sent]
     assert len(chunks) == 3 and all(len(c) <= DISCORD_MESSAGE_LIMIT for c in chunks)
-    assert " ".join(chunks).split(" ", 1)[1] == long_text  # nothing lost but the emoji prefix
+    words, footer = " ".join(chunks).split(" ", 1)[1].rsplit("-# you:", 1)  # after the emoji prefix
+    assert words.strip() == long_text and " · me: " in footer  # nothing lost
 
 
 def test_split_message_edges():

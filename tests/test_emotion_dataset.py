@@ -23,8 +23,8 @@ from labeling.weak_labels import DEFAULT_THRESHOLD, LexiconLabeller
 
 
 @pytest.fixture(scope="module")
-def build():
-    return build_emotion_dataset(Settings.from_env().data_root)
+def build(emotion_build):
+    return emotion_build
 
 
 def rows(build, split=None):
@@ -41,12 +41,22 @@ def test_size_labels_and_every_record_accounted_for(build):
     assert all(r["licence"] == SOURCES[r["source"]].licence for r in all_rows)
 
 
-def test_splits_fixed_by_text_hash_and_disjoint(build):
+def test_splits_follow_the_source_item_and_are_disjoint(build):
     keys = {s: {text_key(r["text"]) for r in rows(build, s)} for s in SPLITS}
-    assert not keys["train"] & keys["validation"] and not keys["train"] & keys["test"]
-    assert not keys["validation"] & keys["test"]
-    assert all(r["split"] == s == split_of(r["text"]) for s in SPLITS for r in rows(build, s))
+    items = {s: {r["source_item"] for r in rows(build, s)} for s in SPLITS}
+    for by_split in (keys, items):
+        assert not by_split["train"] & by_split["validation"] and not by_split["train"] & by_split["test"]
+        assert not by_split["validation"] & by_split["test"]
+    assert all(r["split"] == s == split_of(r["source_item"]) for s in SPLITS for r in rows(build, s))
     assert 0.75 < len(keys["train"]) / sum(map(len, keys.values())) < 0.85
+    # a dialogue is one item: every labelled turn of a Topical-Chat conversation shares its split
+    topical = [r for r in rows(build) if r["source"] == "topical_chat"]
+    assert len({r["source_item"] for r in topical}) < len(topical) / 5
+    # the same words said in dialogues of two splits are left out (in whichever split they'd go,
+    # the other split would hold them too)
+    said_twice = {k: n for k, n in build.stats["filtered"].items() if k.endswith(":said_in_two_splits")}
+    assert 0 < sum(said_twice.values()) < 0.01 * len(rows(build))
+    assert len({r["example_id"] for r in rows(build)}) == len(rows(build))
 
 
 def test_gold_and_weak_labels_are_kept_apart(build):
@@ -98,7 +108,8 @@ def test_written_layout_checks_and_evaluation_texts(build, settings):
     write_splits(settings, "emotion", build.tables)
     for split in SPLITS:
         table = pq.read_table(settings.layout.split_path("emotion", split))
-        assert table.column_names[:8] == [
+        assert table.column_names[:10] == [
+            "example_id",
             "text",
             "label",
             "label_source",
@@ -106,6 +117,7 @@ def test_written_layout_checks_and_evaluation_texts(build, settings):
             "source_label",
             "licence",
             "split",
+            "source_item",
             "context",
         ]
     for name, outcome in run_checks(settings, "emotion").items():
@@ -123,7 +135,8 @@ def test_checks_fail_on_leaked_small_or_skewed_data(build, settings):
         "emotion",
         {"train": train, "validation": build.tables["validation"].slice(0, 50), "test": leaked},
     )
-    assert emotion_no_split_leakage(settings).metadata["overlap"]["train&test"] == 5
+    overlap = emotion_no_split_leakage(settings).metadata["overlap"]
+    assert overlap["texts"]["train&test"] == 5 and overlap["source_items"]["train&test"] == 5
     assert not emotion_minimum_size(settings).passed
     skewed = train.filter(pc.equal(train.column("label"), "neutral"))
     write_splits(settings, "emotion", {split: skewed for split in SPLITS})

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from labeling.chat_format import DEFAULT_SYSTEM_PROMPT, Turn
+from apps.chat.service import ChatService
+from labeling.chat_format import DEFAULT_SYSTEM_PROMPT, Turn, turns_from_json, turns_to_json
+from labeling.emotion_dataset import labelled_conversation
 from labeling.emotions import EMOTIONS
-from labeling.special_tokens import END_OF_TURN, SPECIAL_TOKENS, emotion_token
+from labeling.special_tokens import END_OF_TURN, SPECIAL_TOKENS
 from model.engine import EmotionEvent, Engine, PromptTooLongError, Reply, TokenEvent
 from model.quantize import linear_weight_bytes, quantize_int8
 from model.sampling import (
@@ -20,6 +22,7 @@ from model.sampling import (
     top_k_filter,
     top_p_filter,
 )
+from model.shard_building import emotion_example, personality_example
 from tests.test_engine_support import tiny_model_dir
 
 GREEDY = SamplingConfig(temperature=0.0, max_new_tokens=12, min_new_tokens=0)
@@ -87,29 +90,34 @@ def test_sampling_config_rejects_nonsense():
 # -- engine -----------------------------------------------------------------------------------
 
 
-def test_stream_yields_emotion_then_tokens_then_reply(engine: Engine):
+def test_stream_yields_user_emotion_tokens_rosie_emotion_then_reply(engine: Engine):
     events = list(engine.stream(prompt(engine), sampling=SamplingConfig(max_new_tokens=10, seed=1)))
-    assert isinstance(events[0], EmotionEvent) and isinstance(events[-1], Reply)
-    tokens = [e for e in events[1:-1] if isinstance(e, TokenEvent)]
+    assert isinstance(events[0], EmotionEvent) and events[0].role == "user"
+    assert isinstance(events[-2], EmotionEvent) and events[-2].role == "rosie"
+    assert isinstance(events[-1], Reply)
+    tokens = [e for e in events[1:-2] if isinstance(e, TokenEvent)]
+    assert len(tokens) == len(events) - 3
     reply = events[-1]
     assert tokens and "".join(t.text for t in tokens).strip() == reply.text
-    assert reply.emotion == events[0].emotion
-    assert reply.emotion.label in EMOTIONS
-    assert sum(reply.emotion.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
-    assert max(reply.emotion.probabilities, key=reply.emotion.probabilities.get) == reply.emotion.label
+    assert (reply.user_emotion, reply.emotion) == (events[0].emotion, events[-2].emotion)
+    for reading in (reply.emotion, reply.user_emotion):
+        assert reading.label in EMOTIONS
+        assert sum(reading.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+        assert max(reading.probabilities, key=reading.probabilities.get) == reading.label
+    assert reply.to_dict()["user_emotion"] == reply.user_emotion.to_dict()
     assert 1 <= len(reply.token_ids) <= 10
     assert [t.token_id for t in tokens if t.token_id is not None] == reply.token_ids  # one event per token
     assert not set(reply.token_ids) & set(range(len(SPECIAL_TOKENS)))
 
 
-def naive_greedy(engine: Engine, ids: list[int], steps: int) -> tuple[str, list[int]]:
-    """Reference decode without a KV cache: full forward each step, emotion token forced first."""
+def naive_greedy(engine: Engine, ids: list[int], steps: int) -> tuple[list[int], torch.Tensor, torch.Tensor]:
+    """Reference decode without a KV cache: full forward each step. Returns the reply's tokens and
+    the head's probabilities at the user's <|end|> and at the reply's closing <|end|>."""
     model = engine.model
+    end = engine.tokenizer.token_id(END_OF_TURN)
     with torch.inference_mode():
-        out = model(torch.tensor([ids]))
-        label = EMOTIONS[int(out.emotion_logits[0, -1].argmax())]
-        seq = ids + [engine.tokenizer.token_id(emotion_token(label))]
-        generated: list[int] = []
+        user = torch.softmax(model(torch.tensor([ids])).emotion_logits[0, -2], dim=-1)
+        seq, generated = list(ids), []
         for _ in range(steps):
             logits = model(torch.tensor([seq])).logits[0, -1]
             token = sample_next_token(logits, GREEDY, previous_ids=seq, banned_ids=engine.banned_ids)
@@ -117,17 +125,19 @@ def naive_greedy(engine: Engine, ids: list[int], steps: int) -> tuple[str, list[
                 break
             generated.append(token)
             seq.append(token)
-    return label, generated
+        rosie = torch.softmax(model(torch.tensor([seq + [end]])).emotion_logits[0, -1], dim=-1)
+    return generated, user, rosie
 
 
-def test_kv_cache_decode_matches_full_recompute_and_forces_the_emotion_token(engine: Engine):
+@pytest.mark.parametrize("max_new_tokens", [3, 12])  # 3: the budget runs out before <|end|>
+def test_kv_cache_decode_and_both_readings_match_full_recompute(engine: Engine, max_new_tokens: int):
     ids = prompt(engine)
-    reply = engine.generate(ids, sampling=GREEDY)
-    label, generated = naive_greedy(engine, ids, GREEDY.max_new_tokens)
-    # The reference forces <|emotion:label|> after <|rosie|>; the same continuation proves the
-    # engine emitted exactly the reported emotion token, and that its cached decode is exact.
-    assert reply.emotion.label == label
+    sampling = GREEDY.with_overrides(max_new_tokens=max_new_tokens)
+    reply = engine.generate(ids, sampling=sampling)
+    generated, user, rosie = naive_greedy(engine, ids, max_new_tokens)
     assert reply.token_ids == generated
+    for reading, reference in ((reply.user_emotion, user), (reply.emotion, rosie)):
+        assert [reading.probabilities[e] for e in EMOTIONS] == pytest.approx(reference.tolist(), abs=1e-5)
 
 
 def test_seed_reproduces_and_different_seeds_differ(engine: Engine):
@@ -212,11 +222,84 @@ def test_int8_quantization_shrinks_linears_and_still_talks(model_dir: Path, engi
     assert linear_weight_bytes(quantized.lm_head) == engine.model.tok_emb.weight.numel()  # int8 head too
     ids = prompt(engine)
     reply = quantized.generate(ids, sampling=GREEDY)
-    reference = engine.read_emotion(ids)
+    reference = engine.read_emotion(ids[:-1])  # the user's message, up to its <|end|>
     assert reply.token_ids and reply.emotion.label in EMOTIONS
     # int8 noise moves the distribution only a little on this tiny model
     for emotion in EMOTIONS:
-        assert reply.emotion.probabilities[emotion] == pytest.approx(
+        assert reply.user_emotion.probabilities[emotion] == pytest.approx(
             reference.probabilities[emotion], abs=0.05
         )
     assert quantize_int8(engine.model) is not engine.model
+
+
+# -- training renders and reads as the engine does ---------------------------------------------
+
+
+def scripted(engine: Engine, words: str) -> Engine:
+    """The same model, its LM head forced to write ``words`` (as the tokenizer encodes them), then end."""
+    script = [*engine.tokenizer.encode_text(words), engine.tokenizer.token_id(END_OF_TURN)]
+    step = iter(range(10**6))
+
+    def head(hidden: torch.Tensor) -> torch.Tensor:
+        logits = engine.lm_head(hidden)
+        logits[..., script[min(next(step), len(script) - 1)]] += 1e4
+        return logits
+
+    return Engine(engine.model, engine.tokenizer, lm_head=head)
+
+
+EXAMPLES = [
+    ("emotion", {"text": "I can't believe it, that's wonderful!", "label": "excited", "context": None}),
+    ("emotion", {"text": "That is so sad to hear.", "label": "sad", "context": "My dog ran away."}),
+    (
+        "personality",
+        {"turns": turns_to_json([
+            Turn("system", DEFAULT_SYSTEM_PROMPT),
+            Turn("user", "Guess what? I passed my exam!"),
+            Turn("rosie", "Yay! I knew you could do it~", emotion="excited"),
+        ])},
+    ),
+]
+
+
+@pytest.mark.parametrize(("dataset", "row"), EXAMPLES, ids=["message", "reply", "personality"])
+def test_training_and_engine_encode_identically_and_read_the_head_where_it_was_trained(
+    engine: Engine, tmp_path: Path, dataset: str, row: dict
+):
+    """One conversation through the training path (the token shards' examples) and through the
+    engine path (a fresh conversation in the chat service, the reply forced to the same words):
+    the same ids, and the engine reports the head exactly at the positions training labelled."""
+    to_example = {"emotion": emotion_example, "personality": personality_example}[dataset]
+    example = to_example(engine.tokenizer, row)
+    labelled = [i for i, target in enumerate(example.emotion_targets) if target >= 0]
+    turns = turns_from_json(row["turns"]) if dataset == "personality" else labelled_conversation(
+        row["text"], row["label"], row["context"]
+    )
+    user, reply_words = turns[1], turns[2].text if len(turns) > 2 else "Okay!"
+
+    service = ChatService.open(scripted(engine, reply_words), tmp_path / "history.sqlite")
+    sampling = GREEDY.with_overrides(max_new_tokens=32)
+    prompt_ids = service.prompt_with("fresh", user, sampling).ids
+    reply = service.reply("fresh", user, sampling)
+    engine_ids = prompt_ids + reply.token_ids + [engine.tokenizer.token_id(END_OF_TURN)]
+    # where the engine reads: the user's <|end|> (just before <|rosie|>) and her closing <|end|>
+    readings = {len(prompt_ids) - 2: reply.user_emotion, len(engine_ids) - 1: reply.emotion}
+
+    assert reply.text == reply_words
+    assert example.ids[-1] == engine.tokenizer.token_id("<|endoftext|>")
+    training_ids = example.ids[:-1]  # a message alone ends at its <|end|>, where the engine goes on
+    assert engine_ids[: len(training_ids)] == training_ids
+    assert set(labelled) <= set(readings)
+    with torch.inference_mode():
+        head = torch.softmax(engine.model(torch.tensor([example.ids])).emotion_logits[0], dim=-1)
+    for position in labelled:
+        probabilities = readings[position].probabilities
+        assert [probabilities[e] for e in EMOTIONS] == pytest.approx(head[position].tolist(), abs=1e-5)
+        assert EMOTIONS[example.emotion_targets[position]] in (row.get("label"), turns[-1].emotion)
+
+
+def test_read_emotion_wants_a_finished_turn(engine: Engine):
+    ids = prompt(engine)
+    assert engine.read_emotion(ids[:-1]).label in EMOTIONS
+    with pytest.raises(ValueError, match="ending with a turn's <\\|end\\|>"):
+        engine.read_emotion(ids)

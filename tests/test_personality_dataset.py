@@ -21,12 +21,12 @@ from labeling.personality import (
     conversation_text,
     restyle,
 )
-from labeling.splits import SPLITS, text_key
+from labeling.splits import SPLITS, split_of, text_key
 
 
 @pytest.fixture(scope="module")
-def build():
-    return build_personality_dataset(Settings.from_env().data_root)
+def build(personality_build):
+    return personality_build
 
 
 def conversations(build, split=None):
@@ -97,8 +97,13 @@ def test_splits_are_disjoint_and_sized(build):
         or keys["train"] & keys["test"]
         or keys["validation"] & keys["test"]
     )
-    assert all(row["split"] == s for s in SPLITS for row, _ in conversations(build, s))
+    for split in SPLITS:
+        rows = [row for row, _ in conversations(build, split)]
+        assert all(row["split"] == split == split_of(row["source_item"]) for row in rows)
     assert 0.7 < len(keys["train"]) / sum(map(len, keys.values())) < 0.9
+    # the windows of one dialogue share its item (so its split); a templated conversation is its own
+    restyled = [row for row, _ in conversations(build) if row["source"] != "rosie_templates"]
+    assert len({row["source_item"] for row in restyled}) < len(restyled) / 2
 
 
 def test_diversity_report(build):

@@ -55,6 +55,8 @@ def test_chat_action_history_emotion_and_reset(client: TestClient):
     body = reply.json()
     assert body["emotion"] in EMOTIONS and body["text"] and body["completion_tokens"] >= 1
     assert body["emotion"] == max(body["probabilities"], key=body["probabilities"].get)
+    yours = body["user_emotion"]
+    assert yours["label"] in EMOTIONS and set(yours["probabilities"]) == set(EMOTIONS)
 
     dragged = client.post("/v1/actions", json={"conversation_id": "desk", "action": "drag"}, headers=AUTH)
     assert dragged.status_code == 200 and dragged.json()["text"]
@@ -68,6 +70,12 @@ def test_chat_action_history_emotion_and_reset(client: TestClient):
     ]
     emotion = client.get("/v1/conversations/desk/emotion", headers=AUTH).json()
     assert emotion["emotion"] == dragged.json()["emotion"] == history["turns"][-1]["emotion"]
+    assert history["turns"][0]["emotion"] == body["user_emotion"]["label"]  # each turn with its reading
+    assert history["turns"][0]["probabilities"] == body["user_emotion"]["probabilities"]
+    # the preview reads a message as a reply to it would: "Hi Rosie!" opening a fresh conversation
+    fresh = {"conversation_id": "fresh", "message": "Hi Rosie!"}
+    preview = client.post("/v1/emotion", json=fresh, headers=AUTH).json()
+    assert preview["probabilities"] == yours["probabilities"]
 
     preview = client.post(
         "/v1/emotion", json={"conversation_id": "desk", "message": "I am sad"}, headers=AUTH
@@ -80,7 +88,7 @@ def test_chat_action_history_emotion_and_reset(client: TestClient):
     assert client.delete("/v1/conversations/desk/history", headers=AUTH).json()["session"] == 1
     assert client.get("/v1/conversations/desk/history", headers=AUTH).json()["turns"] == []
     assert client.get("/v1/conversations/desk/emotion", headers=AUTH).json()["emotion"] is None
-    assert client.get("/v1/conversations", headers=AUTH).json() == ["desk"]
+    assert client.get("/v1/conversations", headers=AUTH).json() == ["desk", "fresh"]
 
     persona = {"persona_id": 1, "system_prompt": "You are Rosie, sleepy today."}
     assert client.put("/v1/conversations/desk/persona", json=persona, headers=AUTH).status_code == 200
@@ -153,10 +161,14 @@ def test_http_stream_is_ndjson_events(client: TestClient):
     ) as response:
         assert response.status_code == 200
         events = [json.loads(line) for line in response.iter_lines() if line]
-    assert events[0]["type"] == "emotion" and events[0]["label"] in EMOTIONS
-    assert {e["type"] for e in events[1:-1]} == {"token"}
-    assert events[-1]["type"] == "done" and events[-1]["emotion"] == events[0]["label"]
-    assert "".join(e["text"] for e in events[1:-1]).strip() == events[-1]["text"]
+    user, rosie, done = events[0], events[-2], events[-1]
+    assert (user["type"], user["role"]) == ("emotion", "user")
+    assert (rosie["type"], rosie["role"]) == ("emotion", "rosie")
+    assert user["label"] in EMOTIONS and rosie["label"] in EMOTIONS
+    assert {e["type"] for e in events[1:-2]} == {"token"}
+    assert done["type"] == "done" and done["emotion"] == rosie["label"]
+    assert done["user_emotion"] == {"label": user["label"], "probabilities": user["probabilities"]}
+    assert "".join(e["text"] for e in events[1:-2]).strip() == done["text"]
 
 
 def test_websocket_streams_and_reports_errors(client: TestClient):
@@ -167,12 +179,15 @@ def test_websocket_streams_and_reports_errors(client: TestClient):
     with client.websocket_connect("/v1/ws?token=s3cret") as ws:
         ws.send_json({"type": "chat", "conversation_id": "ws", "message": "hello"})
         emotion = ws.receive_json()
-        assert emotion["type"] == "emotion" and set(emotion["probabilities"]) == set(EMOTIONS)
+        assert emotion["type"] == "emotion" and emotion["role"] == "user"
+        assert set(emotion["probabilities"]) == set(EMOTIONS)
         frames = []
         while (frame := ws.receive_json())["type"] != "done":
             frames.append(frame)
-        assert frames and all(f["type"] == "token" for f in frames)
-        assert frame["emotion"] == emotion["label"]
+        *tokens, rosie = frames
+        assert tokens and all(f["type"] == "token" for f in tokens)
+        assert (rosie["type"], rosie["role"]) == ("emotion", "rosie") and frame["emotion"] == rosie["label"]
+        assert frame["user_emotion"]["label"] == emotion["label"]
 
         ws.send_json({"type": "action", "conversation_id": "ws", "action": "poke"})
         assert ws.receive_json()["type"] == "emotion"

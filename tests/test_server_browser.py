@@ -49,7 +49,7 @@ def test_chat_page_streams_a_reply_with_an_emotion(tmp_path: Path, data_root: Pa
             driver.find_element(By.ID, "message").send_keys("Hello Rosie, nice to meet you!")
             driver.find_element(By.ID, "send").click()
 
-            # seen while streaming: the emotion badge is up and words are arriving
+            # seen while streaming: words are arriving (her emotion comes when her reply ends)
             streaming = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".rosie[data-state]"))
             wait.until(lambda d: streaming[0].find_element(By.CLASS_NAME, "words").text)
             wait.until(lambda d: streaming[0].get_attribute("data-state") == "done")
@@ -58,13 +58,15 @@ def test_chat_page_streams_a_reply_with_an_emotion(tmp_path: Path, data_root: Pa
             label = bubble.find_element(By.CLASS_NAME, "emotion").text
             words = bubble.find_element(By.CLASS_NAME, "words").text
             assert label in EMOTIONS and words.strip()
-            assert driver.find_element(By.CSS_SELECTOR, ".user").text == "You: Hello Rosie, nice to meet you!"
+            user = driver.find_element(By.CSS_SELECTOR, ".user")
+            assert user.find_element(By.CLASS_NAME, "words").text == "Hello Rosie, nice to meet you!"
+            user_label = user.find_element(By.CLASS_NAME, "emotion").text
 
             stored = service.history(
                 next(c for c in service.store.conversation_ids() if c.startswith("web-"))
             )
             assert stored[0].turn.text == "Hello Rosie, nice to meet you!"
-            assert stored[1].turn.emotion == label
+            assert (stored[0].turn.emotion, stored[1].turn.emotion) == (user_label, label)
             assert " ".join(stored[1].turn.text.split()) == " ".join(words.split())
 
             driver.find_element(By.ID, "poke").click()  # an action from the page gets a reply too

@@ -25,8 +25,8 @@ def tokenizer(data_root: Path) -> RosieTokenizer:
     return RosieTokenizer.train(paragraphs + ["héllo wörld — 你好 🙂"], vocab_size=1200)
 
 
-def test_special_tokens_take_ids_0_to_23_in_order(tokenizer: RosieTokenizer) -> None:
-    assert N_SPECIAL == 24
+def test_special_tokens_take_ids_0_to_13_in_order(tokenizer: RosieTokenizer) -> None:
+    assert N_SPECIAL == 14
     for expected_id, token in enumerate(SPECIAL_TOKENS):
         assert tokenizer.token_id(token) == expected_id
         assert tokenizer.decode([expected_id]) == token
@@ -57,22 +57,24 @@ def test_encode_chat_masks_and_emotion_targets(tokenizer: RosieTokenizer) -> Non
     turns = [
         Turn("user", "Hi <|rosie|>!", action="poke"),
         Turn("rosie", "Hey, that tickles.", emotion="surprised"),
-        {"role": "user", "text": "Sorry.", "emotion": None, "action": None},
+        {"role": "user", "text": "Sorry.", "emotion": "sad", "action": None},
         Turn("rosie", "I forgive you.", emotion="happy"),
     ]
     chat = tokenizer.encode_chat(turns)
     assert len(chat.ids) == len(chat.loss_mask) == len(chat.emotion_targets)
     rosie, end = tokenizer.token_id("<|rosie|>"), tokenizer.token_id("<|end|>")
-    rosie_positions = [i for i, t in enumerate(chat.ids) if t == rosie]
-    assert len(rosie_positions) == 2  # the typed "<|rosie|>" stayed text
-    expected_emotions = [EMOTION_TO_ID["surprised"], EMOTION_TO_ID["happy"]]
-    assert [chat.emotion_targets[i] for i in rosie_positions] == expected_emotions
-    assert sum(t != -1 for t in chat.emotion_targets) == 2
-    # trained tokens: for each Rosie turn its emotion token, words and <|end|>; never the role token
+    assert chat.ids.count(rosie) == 2  # the typed "<|rosie|>" stayed text
+    ends = [i for i, t in enumerate(chat.ids) if t == end]
+    # the head's targets: at each labelled turn's <|end|>, the end of the text it labels
+    labels = [None, "surprised", "sad", "happy"]
+    assert [chat.emotion_targets[i] for i in ends] == [EMOTION_TO_ID[x] if x else -1 for x in labels]
+    assert sum(t != -1 for t in chat.emotion_targets) == 3
+    assert tokenizer.decode(chat.ids[ends[2] - len(tokenizer.encode_text("Sorry.")) : ends[2]]) == "Sorry."
+    # trained tokens: for each Rosie turn her words and <|end|>; never the role token
     trained = [t for t, m in zip(chat.ids, chat.loss_mask, strict=True) if m]
     expected = []
-    for emotion, text in (("surprised", "Hey, that tickles."), ("happy", "I forgive you.")):
-        expected += [tokenizer.token_id(f"<|emotion:{emotion}|>"), *tokenizer.encode_text(text), end]
+    for text in ("Hey, that tickles.", "I forgive you."):
+        expected += [*tokenizer.encode_text(text), end]
     assert trained == expected
     assert chat.ids[-1] == tokenizer.token_id("<|endoftext|>") and chat.loss_mask[-1] == 0
     assert tokenizer.decode(chat.ids).startswith("<|user|><|action:poke|>Hi <|rosie|>!<|end|><|rosie|>")

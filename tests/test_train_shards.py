@@ -107,13 +107,13 @@ def test_chat_windows_start_at_conversations_and_train_only_rosie(prepared):
         assert matches, "a chat window starts at a conversation's first token"
     rosie = tokenizer.token_id(role_token("rosie"))
     trained_inputs = batch.targets != IGNORE_INDEX
-    # the token after <|rosie|> (her emotion token) is always a target; <|rosie|> itself never is
+    # the token after <|rosie|> (her first word) is always a target; <|rosie|> itself never is
     assert trained_inputs[batch.idx == rosie].all()
     following_rosie = (batch.idx[:, :-1] == rosie).nonzero()
     assert not (batch.targets[following_rosie[:, 0], following_rosie[:, 1] + 1] == rosie).any()
 
 
-def test_emotion_target_sits_at_rosie_position(prepared):
+def test_emotion_with_context_is_rosies_reply_labelled_at_its_end(prepared):
     _, tokenizer = prepared
     row = {
         "text": "I can't believe it, this is wonderful!",
@@ -121,22 +121,30 @@ def test_emotion_target_sits_at_rosie_position(prepared):
         "label_source": "gold",
         "source": "t",
         "context": "Guess what, I passed the exam.",
+        "example_id": "abc",
     }
     example = emotion_example(tokenizer, row)
-    rosie_at = example.ids.index(tokenizer.token_id(role_token("rosie")))
-    assert example.emotion_targets[rosie_at] == EMOTION_TO_ID["happy"]
-    assert [i for i, e in enumerate(example.emotion_targets) if e >= 0] == [rosie_at]
-    assert example.loss_mask[rosie_at] == 0 and example.loss_mask[rosie_at + 1] == 1  # emotion token trained
-    assert example.document["has_context"]
+    ids, end = example.ids, tokenizer.token_id(END_OF_TURN)
+    assert ids[0] == tokenizer.token_id(role_token("system")), "the engine's system turn comes first"
+    rosie_at = ids.index(tokenizer.token_id(role_token("rosie")))
+    reply_end = len(ids) - 2  # ... <|rosie|> words <|end|> <|endoftext|>
+    assert ids[reply_end] == end and tokenizer.decode(ids[rosie_at + 1 : reply_end]) == row["text"]
+    assert [i for i, e in enumerate(example.emotion_targets) if e >= 0] == [reply_end]
+    assert example.emotion_targets[reply_end] == EMOTION_TO_ID["happy"]
+    # her words and <|end|> are LM targets, as in any conversation; nothing before them is
+    assert [i for i, m in enumerate(example.loss_mask) if m] == list(range(rosie_at + 1, reply_end + 1))
+    assert example.document["has_context"] and example.document["example_id"] == "abc"
 
 
-def test_emotion_without_context_never_teaches_an_empty_turn(prepared):
+def test_emotion_without_context_is_a_users_message_labelled_at_its_end(prepared):
     _, tokenizer = prepared
     example = emotion_example(tokenizer, {"text": "This is so scary.", "label": "scared", "context": None})
-    end = tokenizer.token_id(END_OF_TURN)
-    trained = [t for t, m in zip(example.ids, example.loss_mask, strict=True) if m]
-    assert trained == [tokenizer.token_id("<|emotion:scared|>")], "only the emotion token, not <|end|>"
-    assert end in example.ids
+    ids, end = example.ids, tokenizer.token_id(END_OF_TURN)
+    user_at = ids.index(tokenizer.token_id(role_token("user")))
+    assert tokenizer.decode(ids[user_at + 1 : -2]) == "This is so scary." and ids[-2] == end
+    assert [i for i, e in enumerate(example.emotion_targets) if e >= 0] == [len(ids) - 2]
+    assert example.emotion_targets[-2] == EMOTION_TO_ID["scared"]
+    assert not any(example.loss_mask), "a user's words are read, never LM targets"
 
 
 def test_bad_rows_are_quarantined_and_counted(prepared, tmp_path):

@@ -94,7 +94,7 @@ def emotion_rows(data_root: Path, limit: int = 400) -> list[dict]:
                 "source_label": labels[int(ids)],
                 "licence": "CC-BY-4.0",
                 "split": _split(i),
-                "context": previous if i % 2 else None,
+                "context": previous if i % 3 else None,  # every split gets both kinds
             }
         )
         previous = text

@@ -2,7 +2,8 @@
 
 For each user turn (words or an action) it windows the history to the prompt budget, feeds the
 memory vectors of older talk to the model, takes a generation slot, streams the reply and records
-both turns. ``astream`` runs the same thing on a worker thread for asyncio callers; when the caller
+both turns, each with the emotion the head read at its end. ``astream`` runs the same thing on a
+worker thread for asyncio callers; when the caller
 stops listening (a client disconnects) the generation is cancelled and its slot freed.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -116,7 +117,6 @@ class ChatService:
         try:
             if cancel is not None and cancel.is_set():
                 return  # the client left while waiting for a slot
-            self.store.append(conversation_id, user_turn)
             for event in self.engine.stream(
                 prompt.ids,
                 sampling=sampling,
@@ -124,9 +124,12 @@ class ChatService:
                 memory=prompt.memory,
                 cancel=cancel,
             ):
-                # Recorded before the caller sees the reply: a client that reads the history as
-                # soon as its response ends must find her turn there.
-                if isinstance(event, Reply):
+                # Each turn is recorded before the caller sees what follows it: a client that reads
+                # the history as soon as its response ends must find her turn there.
+                if isinstance(event, EmotionEvent) and event.role == "user":
+                    labelled = replace(user_turn, emotion=event.emotion.label)
+                    self.store.append(conversation_id, labelled, event.emotion.probabilities)
+                elif isinstance(event, Reply):
                     self._record_reply(conversation_id, event)
                 yield event
         finally:
@@ -187,10 +190,12 @@ class ChatService:
     # -- history and emotion ----------------------------------------------------------------
 
     def preview_emotion(self, conversation_id: str, user_turn: Turn) -> EmotionReading:
-        """The emotion Rosie would reply to ``user_turn`` with, without generating or recording."""
+        """The emotion of ``user_turn`` said now in the conversation, without replying or recording:
+        the reading a reply to it reports as ``user_emotion``."""
         sampling = self.engine.default_sampling.with_overrides(max_new_tokens=1, min_new_tokens=0)
         prompt = self.prompt_with(conversation_id, user_turn, sampling)
-        return self.engine.read_emotion(prompt.ids, persona_id=prompt.persona_id, memory=prompt.memory)
+        ids = prompt.ids[:-1]  # up to the user's <|end|>, without the <|rosie|> generation prompt
+        return self.engine.read_emotion(ids, persona_id=prompt.persona_id, memory=prompt.memory)
 
     def last_emotion(self, conversation_id: str) -> StoredTurn | None:
         """Rosie's latest turn in the current session, if any."""
@@ -212,7 +217,7 @@ class ChatService:
 def event_to_dict(event: GenerationEvent) -> dict[str, object]:
     """The wire form of a generation event (WebSocket frames, `rosie say --json`)."""
     if isinstance(event, EmotionEvent):
-        return {"type": "emotion", **event.emotion.to_dict()}
+        return {"type": "emotion", "role": event.role, **event.emotion.to_dict()}
     if isinstance(event, TokenEvent):
         return {"type": "token", "text": event.text}
     return {"type": "done", **event.to_dict()}

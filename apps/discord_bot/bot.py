@@ -2,6 +2,8 @@
 
 - History per channel: each channel (or DM) is its own conversation, ``discord:<channel id>``.
 - The typing indicator shows while she generates; replies over 2,000 characters are split.
+- A reply starts with her emotion's emoji and ends with a small line naming both emotions: the
+  message's (as the head read it) and hers.
 - Each user gets a token bucket (a burst, then one message every few seconds).
 - The token comes from ``DISCORD_TOKEN`` only (read by the settings) and is scrubbed from every log record.
 - A bare mention with no words is a poke.
@@ -21,7 +23,7 @@ from apps.chat.slots import BusyError
 from foundation.settings import Settings
 from labeling.chat_format import Turn
 from labeling.emotions import EMOTIONS
-from model.engine import PromptTooLongError
+from model.engine import PromptTooLongError, Reply
 from model.sampling import SamplingConfig
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,12 @@ class RateLimiter:
             return True, 0.0
         self._buckets[user_id] = (tokens, now)
         return False, (1.0 - tokens) * self.refill_s
+
+
+def reply_message(reply: Reply) -> str:
+    """Her words after her emotion's emoji, then both emotions in Discord's small-print line."""
+    mine, yours = reply.emotion.label, reply.user_emotion.label
+    return f"{EMOTION_EMOJI[mine]} {reply.text}\n-# you: {EMOTION_EMOJI[yours]} {yours} · me: {mine}"
 
 
 def split_message(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
@@ -138,7 +146,7 @@ class RosieBot(discord.Client):
             except PromptTooLongError:
                 await message.reply("That's too long for me to take in at once.")
                 return
-        chunks = split_message(f"{EMOTION_EMOJI[reply.emotion.label]} {reply.text}")
+        chunks = split_message(reply_message(reply))
         await message.reply(chunks[0], mention_author=False)
         for chunk in chunks[1:]:
             await message.channel.send(chunk)

@@ -77,11 +77,17 @@ class EmotionRequest(BaseModel):
     message: str = Field(min_length=1)
 
 
+class Emotion(BaseModel):
+    label: Literal[EMOTIONS]  # type: ignore[valid-type]
+    probabilities: dict[str, float]
+
+
 class ReplyResponse(BaseModel):
     conversation_id: str
     text: str
-    emotion: Literal[EMOTIONS]  # type: ignore[valid-type]
+    emotion: Literal[EMOTIONS] = Field(description="her reply's emotion, read at its end")  # type: ignore[valid-type]
     probabilities: dict[str, float]
+    user_emotion: Emotion = Field(description="the emotion of the message she answered, read at its end")
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
@@ -245,7 +251,8 @@ def create_app(
 
     @app.post("/v1/chat/stream", dependencies=authorized)
     async def chat_stream(request: ChatRequest) -> StreamingResponse:
-        """The reply as NDJSON lines: an ``emotion`` event, ``token`` events, then ``done``.
+        """The reply as NDJSON lines: the message's ``emotion`` (role user), ``token`` events, her
+        reply's ``emotion`` (role rosie), then ``done``.
         Disconnecting stops the generation."""
         turn, sampling = user_turn(request.message), sampling_for(request.sampling)
         events = service.astream(request.conversation_id, turn, sampling)
@@ -268,7 +275,8 @@ def create_app(
 
     @app.post("/v1/emotion", dependencies=authorized)
     async def preview_emotion(request: EmotionRequest) -> EmotionResponse:
-        """How Rosie would feel about a message, without replying (nothing is recorded)."""
+        """The emotion of a message said now in the conversation, as a reply would report it in
+        ``user_emotion``, without replying (nothing is recorded)."""
         turn = user_turn(request.message)
         reading = await asyncio.to_thread(service.preview_emotion, request.conversation_id, turn)
         return EmotionResponse(
@@ -329,7 +337,8 @@ def create_app(
     @app.websocket("/v1/ws")
     async def stream(websocket: WebSocket) -> None:
         """Send ``{"type": "chat", "message": ...}`` or ``{"type": "action", "action": "drag"}``;
-        receive ``emotion``, ``token``... and ``done`` frames (or ``error`` with an HTTP status).
+        receive an ``emotion`` frame for the message (``role: user``), ``token``... frames, an
+        ``emotion`` frame for her reply (``role: rosie``) and ``done`` (or ``error`` with a status).
         ``{"type": "cancel"}`` or closing the socket stops the running generation."""
         presented = websocket.query_params.get("token")
         header = websocket.headers.get("authorization", "")
