@@ -1,10 +1,17 @@
-"""Books: Gutenberg boilerplate and front-matter removal, paragraph normalisation, and chunking
-into training-sized documents at paragraph boundaries.
+"""Books: Gutenberg boilerplate and front-matter removal, edition noise removal, paragraph
+normalisation, and chunking into training-sized documents at chapter and paragraph boundaries.
 
-Chunk boundaries are content-defined: a chunk may end after a paragraph once it holds
-``min_chars``, and does end there when the paragraph's hash hits a fixed residue (or at
-``max_chars``). Two editions of one book that differ only in front matter, line wrapping or
-spacing therefore cut at the same paragraphs, and their chunks pair up as near-duplicates.
+What one edition has and another lacks is removed wherever it stands: ``[Illustration: ...]``
+captions (nested brackets and blank lines included) and copyright lines ("Copyright 1894 by
+George Allen.", repeated under every plate of an illustrated edition).
+
+Chunk boundaries follow the text, not the edition: a chapter heading (``CHAPTER I.``,
+``Chapter 1``, ``CHAPTER 1. Loomings.``, ``STAVE ONE``, a bare ``XII`` or ``12``, ``PREFACE``)
+starts a new chunk once the current one holds ``min_chars``; inside a chapter a chunk may end after
+a paragraph once it holds ``min_chars``, and does end there when the paragraph's hash hits a fixed
+residue (or at ``max_chars``). Two editions that differ in front matter, a preface, heading style,
+captions, line wrapping or spacing therefore cut at the same places, and their chunks pair up as
+near-duplicates; a preface only one edition has stays in chunks of its own.
 """
 
 from __future__ import annotations
@@ -30,13 +37,29 @@ _BOILERPLATE_PARAGRAPH = re.compile(
 )
 _TRANSCRIBER = re.compile(r"^\s*\[?\s*(original\s+)?(transcriber|preparer)[’']?s?\s+notes?\b", re.I)
 _CHAPTER_ENTRY = re.compile(r"^\s*(chapter|book|part|volume|canto|act|letter|[ivxlc]+\.|\d+\.)\s", re.I)
-_CONTENTS = re.compile(r"^\s*(table of )?contents[.:]?\s*$", re.I)
+_CONTENTS = re.compile(r"^\s*((table of )?contents|list of (illustrations|plates))[.:]?\s*$", re.I)
 _NLTK_TITLE = re.compile(r"^\[[^\]]{3,120}\]$")  # nltk's "[Emma by Jane Austen 1816]"
 _ITALICS = re.compile(r"(?<!\w)_([^_\n]+)_(?!\w)")
+_ILLUSTRATION = re.compile(r"\[\s*_?(illustration|frontispiece)", re.I)
+_ILLUSTRATION_MAX_CHARS = 2000  # a caption block is short; an unclosed bracket must not eat the book
+_COPYRIGHT_LINE = re.compile(r"^[ \t\[(_]*copyright\b[^\n]{0,100}\n?", re.I | re.M)
+_NUMBERING = (
+    r"(\d{1,3}|[ivxlcdm]{1,8}|(the\s+)?(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth"
+    r"|last|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve))\b"
+)
+_CHAPTER_HEADING = re.compile(
+    rf"^((chapter|chap\.|book|part|volume|vol\.|letter|stave|canto|act)\s+{_NUMBERING}"
+    r"|(preface|introduction|foreword|prologue|epilogue|etymology|extracts)\b[^a-z]*$)",
+    re.I,
+)
+_BARE_NUMBER = re.compile(r"^([IVXLCDM]{1,8}|\d{1,3})\.?$")  # "XII." or "12" alone on its line
 _SPACES = re.compile(r"[ \t\u00a0]+")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 # Front matter (title page, contents, notes) sits in the first part of a book.
 FRONT_MATTER_SHARE = 0.15
 _HEADING_MAX_CHARS = 60
+_CHAPTER_HEADING_MAX_CHARS = 120
+_FINGERPRINT_CHARS = 48
 _TOC_MAX_AVG_LINE = 50
 _TOC_MAX_LINE = 80
 _TOC_MAX_ENTRY = 300
@@ -54,6 +77,31 @@ def strip_gutenberg(text: str) -> str:
     if end:
         text = text[: end.start()]
     return text
+
+
+def strip_illustrations(text: str) -> str:
+    """Text without ``[Illustration ...]`` blocks (brackets may nest and span paragraphs)."""
+    parts, position = [], 0
+    for found in _ILLUSTRATION.finditer(text):
+        if found.start() < position:
+            continue  # inside a block already removed
+        depth, end = 0, found.start()
+        limit = min(len(text), found.start() + _ILLUSTRATION_MAX_CHARS)
+        while end < limit:
+            depth += {"[": 1, "]": -1}.get(text[end], 0)
+            end += 1
+            if depth == 0:
+                break
+        if depth:
+            continue  # unbalanced: leave it
+        parts.append(text[position : found.start()])
+        position = end
+    return "".join(parts) + text[position:]
+
+
+def strip_edition_noise(text: str) -> str:
+    """Illustration captions and copyright lines removed (see the module docstring)."""
+    return _COPYRIGHT_LINE.sub("", strip_illustrations(text))
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -120,8 +168,9 @@ def normalise_paragraph(paragraph: str) -> str:
 
 
 def clean_book(text: str) -> tuple[str, int]:
-    """Book text with boilerplate and front matter removed, one blank line between paragraphs."""
-    paragraphs, removed = remove_front_matter(split_paragraphs(strip_gutenberg(text)))
+    """Book text with boilerplate, edition noise and front matter removed, one blank line between
+    paragraphs."""
+    paragraphs, removed = remove_front_matter(split_paragraphs(strip_edition_noise(strip_gutenberg(text))))
     return "\n\n".join(filter(None, map(normalise_paragraph, paragraphs))), removed
 
 
@@ -142,21 +191,45 @@ class BookCleaner(BaseFilter):
         return True
 
 
-def _paragraph_fingerprint(paragraph: str) -> int:
-    return zlib.crc32(re.sub(r"[^a-z0-9]", "", paragraph.lower()).encode())
+def _letters_and_digits(paragraph: str) -> str:
+    """What two editions of a paragraph share: quotes, dashes, spacing and case differ."""
+    return _NOT_ALNUM.sub("", paragraph.lower())
+
+
+def _cut_fingerprint(content: str) -> int:
+    """Hash of a paragraph's opening letters: a typo further on (editions have them) leaves the
+    cut decision alone."""
+    return zlib.crc32(content[:_FINGERPRINT_CHARS].encode())
+
+
+def is_chapter_heading(paragraph: str) -> bool:
+    """A short paragraph whose first line names a chapter, part, preface, ... or is a bare number."""
+    first = paragraph.lstrip().split("\n", 1)[0].strip()
+    if len(paragraph) > _CHAPTER_HEADING_MAX_CHARS:
+        return False
+    return bool(_CHAPTER_HEADING.match(first) or _BARE_NUMBER.match(first))
 
 
 def chunk_paragraphs(
     paragraphs: list[str], min_chars: int, max_chars: int, divisor: int = 4
 ) -> list[list[str]]:
-    """Content-defined chunks of whole paragraphs (see module docstring)."""
+    """Chunks of whole paragraphs, cut at chapter headings and content-defined inside chapters
+    (see the module docstring). Sizes count letters and digits only, so punctuation, quotes,
+    dashes and line breaks, which editions style differently, never move a cut."""
     chunks: list[list[str]] = []
     current: list[str] = []
     size = 0
     for paragraph in paragraphs:
-        size += len(paragraph) + (2 if current else 0)  # the joined chunk's length
+        heading = is_chapter_heading(paragraph)
+        if heading and size >= min_chars:
+            chunks.append(current)
+            current, size = [], 0
+        content = _letters_and_digits(paragraph)
+        size += len(content)
         current.append(paragraph)
-        if size >= max_chars or (size >= min_chars and _paragraph_fingerprint(paragraph) % divisor == 0):
+        if heading:
+            continue  # a heading begins a chunk, it never ends one
+        if size >= max_chars or (size >= min_chars and _cut_fingerprint(content) % divisor == 0):
             chunks.append(current)
             current, size = [], 0
     if current:

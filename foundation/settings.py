@@ -158,9 +158,15 @@ class CleanConfig(BaseSettings):
     reddit_max_chars: int = Field(default=2000, gt=0, description="longest Reddit comment kept")
     reddit_min_turns: int = Field(default=2, ge=1, description="turns a rebuilt Reddit dialogue needs")
     book_chunk_min_chars: int = Field(
-        default=6000, gt=0, description="book chunks end at a paragraph past this"
+        default=6000,
+        gt=0,
+        description="book chunks end at a chapter or paragraph past this many letters/digits",
     )
-    book_chunk_max_chars: int = Field(default=20000, gt=0, description="book chunks never exceed this")
+    book_chunk_max_chars: int = Field(
+        default=20000,
+        gt=0,
+        description="a book chunk ends at the paragraph that takes it past this many letters/digits",
+    )
     minhash_ngrams: int = Field(default=5, gt=0, description="MinHash shingle length (words)")
     minhash_buckets: int = Field(default=14, gt=0, description="MinHash LSH buckets")
     minhash_hashes_per_bucket: int = Field(default=8, gt=0, description="MinHash hashes per bucket")
