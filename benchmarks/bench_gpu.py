@@ -33,7 +33,7 @@ TWELVE_GB = 12 * 10**9 / 2**30  # GiB
 
 
 def prepared_settings(root: Path, preset: str) -> tuple[Settings, ModelConfig]:
-    settings = Settings(Settings.from_env().data_root, root / "artifacts", root / "model", preset)
+    settings = Settings.from_env(artifacts_dir=root / "artifacts", model_dir=root / "model", preset=preset)
     config = ModelConfig.from_preset(preset)
     tokenizer = sample_tokenizer(settings.data_root, config.vocab_size)
     tokenizer.save(settings.layout.model.tokenizer_dir)
