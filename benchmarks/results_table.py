@@ -105,8 +105,8 @@ def render(results: dict) -> str:
     ]
     machine = results["machine"]
     note = (
-        f"Measured by `make bench` on {machine['cpu']}, {machine['threads']} threads, "
-        f"torch {machine['torch']}, "
+        f"Measured by `make bench` on {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']} "
+        f"(torch threads per section: {', '.join(f'{k} {v}' for k, v in results['threads'].items())}), "
         f"{results['generated']}; median of {results['repeats']} interleaved repetitions; `load` is the "
         "1-minute load average when the row finished (the machine is shared: ratios are the signal)."
     )

@@ -65,16 +65,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default torch's; 1 on a crowded machine)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for name in args.only:
         started = time.perf_counter()
         results[name] = run_section(name, args.repeats)
         results.setdefault("seconds", {})[name] = round(time.perf_counter() - started)
+        results.setdefault("threads", {})[name] = torch.get_num_threads()
         results.update(
             generated=datetime.date.today().isoformat(),
             repeats=args.repeats,
-            machine={"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__},
+            machine={"cpu": cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__},
         )
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")  # after each section: a stop keeps the rest
         print(f"{name}: {results['seconds'][name]} s, load {os.getloadavg()[0]:.1f}", flush=True)

@@ -5,8 +5,9 @@ next tokens are shared: a conversation that needs a step queues it, and whicheve
 finds the model free runs every queued step as ONE batched forward (``RosieGPT.decode_step``, then
 the LM head over all rows), so the weights are read once per step for all active sequences instead
 of once per sequence. Nobody waits for stragglers: a step runs with whoever is queued when the
-previous one ends, and a conversation joins or leaves between steps. Prefills (a whole prompt)
-stay batch-1 compute-bound passes and do not go through here.
+previous one ends, and a conversation joins or leaves between steps. Prefills (a whole prompt) stay
+batch-1 compute-bound passes, run between steps (:meth:`StepBatcher.exclusive`), so the model only
+ever runs one forward at a time on the machine's cores.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
 from model.gpt import KVCache
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -61,10 +65,25 @@ class StepBatcher:
         try:
             self._run(batch)
         finally:
-            with self._changed:
-                self._running = False
-                self._changed.notify_all()
+            self._release()
         return self._result(request)
+
+    def exclusive(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (a prefill) with the model to itself, between two batched steps: concurrent
+        forwards would only split the same cores between them (and stall each other's threads)."""
+        with self._changed:
+            while self._running:
+                self._changed.wait()
+            self._running = True
+        try:
+            return work()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._changed:
+            self._running = False
+            self._changed.notify_all()
 
     @staticmethod
     def _result(request: _Step) -> tuple[torch.Tensor, torch.Tensor]:

@@ -165,19 +165,23 @@ class Engine:
         logits [len(ids), E] at each (the head is one small matmul: a turn's reading is at its end).
 
         One token on a cache is a decode step: it joins the other conversations' pending steps in
-        one batched forward (:class:`model.batching.StepBatcher`)."""
+        one batched forward (:class:`model.batching.StepBatcher`); a prompt runs between steps."""
         if cache is not None and len(ids) == 1:
             hidden, logits = self.batcher.step(ids[0], cache, persona_id, memory)
             with torch.inference_mode():
                 return logits, self.model.emotion_head(hidden[None])
-        with torch.inference_mode():
-            hidden = self.model.hidden_states(
-                torch.tensor([ids], dtype=torch.long),
-                persona_ids=torch.tensor([persona_id], dtype=torch.long),
-                memory=memory,
-                kv_cache=cache,
-            )[0]  # [len(ids), n_embd]: quantized Linears want 2-D input
-            return self.lm_head(hidden[-1:])[0], self.model.emotion_head(hidden)
+
+        def prefill() -> tuple[torch.Tensor, torch.Tensor]:
+            with torch.inference_mode():
+                hidden = self.model.hidden_states(
+                    torch.tensor([ids], dtype=torch.long),
+                    persona_ids=torch.tensor([persona_id], dtype=torch.long),
+                    memory=memory,
+                    kv_cache=cache,
+                )[0]  # [len(ids), n_embd]: quantized Linears want 2-D input
+                return self.lm_head(hidden[-1:])[0], self.model.emotion_head(hidden)
+
+        return self.batcher.exclusive(prefill)
 
     def _reading(self, emotion_logits: torch.Tensor) -> EmotionReading:
         probs = torch.softmax(emotion_logits.float(), dim=-1).tolist()
