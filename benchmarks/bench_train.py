@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -176,6 +177,8 @@ def bench_preset(preset: str, repeats: int, steps: int, data_root: str) -> dict:
         trainer: dict = {}
         # Interleaved: each repetition runs all three, so background load hits them alike.
         for _ in range(repeats):
+            # a fresh run each time: left in place, the last checkpoint would be resumed, not retrained
+            shutil.rmtree(settings.layout.model.checkpoint_dir("base"), ignore_errors=True)
             trainer = trainer_tokens_per_s(
                 settings, preset, steps + 1, micro_batch, block, {"precision": precision}
             )
