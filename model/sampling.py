@@ -72,14 +72,6 @@ def apply_repetition_penalty(
     return out
 
 
-def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """Keep the k largest logits (0 or k >= vocab keeps everything)."""
-    if k <= 0 or k >= logits.numel():
-        return logits
-    threshold = torch.topk(logits, k).values[-1]
-    return logits.masked_fill(logits < threshold, float("-inf"))
-
-
 def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Keep the smallest set of tokens whose probability mass reaches p (always at least one)."""
     if p >= 1.0:
@@ -109,6 +101,13 @@ def sample_next_token(
     logits = apply_repetition_penalty(logits, previous_ids, config.repetition_penalty)
     if config.temperature == 0:
         return int(torch.argmax(logits))
-    logits = top_p_filter(top_k_filter(logits / config.temperature, config.top_k), config.top_p)
-    probs = torch.softmax(logits, dim=-1)
-    return int(torch.multinomial(probs, 1, generator=generator))
+    logits = logits / config.temperature
+    if 0 < config.top_k < logits.numel():
+        # top-p then only sorts the k survivors, not the whole vocabulary (a 32k sort per token
+        # per conversation would rival a batched decode step)
+        logits, candidates = torch.topk(logits, config.top_k)
+    else:
+        candidates = None
+    probs = torch.softmax(top_p_filter(logits, config.top_p), dim=-1)
+    choice = int(torch.multinomial(probs, 1, generator=generator))
+    return int(candidates[choice]) if candidates is not None else choice

@@ -19,7 +19,6 @@ from model.sampling import (
     SamplingConfig,
     apply_repetition_penalty,
     sample_next_token,
-    top_k_filter,
     top_p_filter,
 )
 from model.shard_building import emotion_example, personality_example
@@ -46,9 +45,18 @@ def prompt(engine: Engine, text: str = "Hello Rosie, how are you?") -> list[int]
 
 
 def test_top_k_and_top_p_keep_the_right_tokens():
+    logits = torch.tensor([1.0, 3.0, 0.0, 4.0, 2.0])
+    top_two = SamplingConfig(temperature=5.0, top_k=2, top_p=1.0, repetition_penalty=1.0)
+    draws = {
+        sample_next_token(logits, top_two, generator=torch.Generator().manual_seed(s)) for s in range(60)
+    }
+    assert draws == {1, 3}  # only the two largest logits, by their original ids
+    every = SamplingConfig(temperature=50.0, top_k=0, top_p=1.0, repetition_penalty=1.0)
+    assert (
+        len({sample_next_token(logits, every, generator=torch.Generator().manual_seed(s)) for s in range(80)})
+        == 5
+    )
     logits = torch.tensor([4.0, 3.0, 2.0, 1.0, 0.0])
-    assert torch.isfinite(top_k_filter(logits, 2)).tolist() == [True, True, False, False, False]
-    assert torch.isfinite(top_k_filter(logits, 0)).all()
     # probabilities ~ .64 .24 .09 .03 .01: 0.8 needs the first two, 0.5 only the first
     assert torch.isfinite(top_p_filter(logits, 0.8)).tolist() == [True, True, False, False, False]
     assert torch.isfinite(top_p_filter(logits, 0.5)).tolist() == [True, False, False, False, False]
@@ -253,11 +261,15 @@ EXAMPLES = [
     ("emotion", {"text": "That is so sad to hear.", "label": "sad", "context": "My dog ran away."}),
     (
         "personality",
-        {"turns": turns_to_json([
-            Turn("system", DEFAULT_SYSTEM_PROMPT),
-            Turn("user", "Guess what? I passed my exam!"),
-            Turn("rosie", "Yay! I knew you could do it~", emotion="excited"),
-        ])},
+        {
+            "turns": turns_to_json(
+                [
+                    Turn("system", DEFAULT_SYSTEM_PROMPT),
+                    Turn("user", "Guess what? I passed my exam!"),
+                    Turn("rosie", "Yay! I knew you could do it~", emotion="excited"),
+                ]
+            )
+        },
     ),
 ]
 
@@ -272,8 +284,10 @@ def test_training_and_engine_encode_identically_and_read_the_head_where_it_was_t
     to_example = {"emotion": emotion_example, "personality": personality_example}[dataset]
     example = to_example(engine.tokenizer, row)
     labelled = [i for i, target in enumerate(example.emotion_targets) if target >= 0]
-    turns = turns_from_json(row["turns"]) if dataset == "personality" else labelled_conversation(
-        row["text"], row["label"], row["context"]
+    turns = (
+        turns_from_json(row["turns"])
+        if dataset == "personality"
+        else labelled_conversation(row["text"], row["label"], row["context"])
     )
     user, reply_words = turns[1], turns[2].text if len(turns) > 2 else "Okay!"
 
