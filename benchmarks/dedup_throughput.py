@@ -12,9 +12,10 @@ them. Peer, with datatrove's stock steps and default settings wherever datatrove
   word tokenization, stock union-by-size clustering, stock filter.
 
 FineWeb has no book or Reddit steps, so those are timed for ours only. Runs alternate ours/peer
-so background load hits both alike; figures per core divide by the worker count.
+so background load hits both alike, ``--repeat`` times (3): seconds are medians, speedups the
+median of the per-repetition ratios; figures per core divide by the worker count.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/dedup_throughput.py [--workers 2] [--json out.json]
+    PYTHONPATH=. .venv/bin/python benchmarks/dedup_throughput.py [--workers 2] [--repeat 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -96,9 +98,15 @@ def rates(docs: int, size: int, seconds: float, workers: int) -> dict:
     }
 
 
+def median_ratio(peer: list[float], ours: list[float]) -> float:
+    """Median over repetitions of peer seconds / our seconds (both timed in the same repetition)."""
+    return round(statistics.median(p / o for p, o in zip(peer, ours, strict=True)), 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions (medians are reported)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dedup_throughput_"))
@@ -118,16 +126,24 @@ def main() -> None:
     clean_source("web", peer, spacy, reference_web_steps)
 
     raw = {s: text_bytes(raw_shards(ours, s)) for s in SOURCES}
-    seconds = {}
-    seconds["ours_web"] = timed(lambda: clean_source("web", ours, config))
-    seconds["peer_web"] = timed(lambda: clean_source("web", peer, spacy, reference_web_steps))
-    seconds["ours_books"] = timed(lambda: clean_source("books", ours, config))
-    seconds["ours_reddit"] = timed(lambda: clean_source("reddit", ours, config))
-    dedup_in = text_bytes(clean_shards(ours))
     (work / "peer_dedup").mkdir()
     (work / "peer_dedup" / "clean").symlink_to(ours.layout.clean_root)
-    seconds["ours_dedup"] = timed(lambda: deduplicate(ours, config, []))
-    seconds["peer_dedup"] = timed(lambda: deduplicate(peer_dedup, config, [], reference=True))
+    runs = {
+        "ours_web": lambda: clean_source("web", ours, config),
+        "peer_web": lambda: clean_source("web", peer, spacy, reference_web_steps),
+        "ours_books": lambda: clean_source("books", ours, config),
+        "ours_reddit": lambda: clean_source("reddit", ours, config),
+        "ours_dedup": lambda: deduplicate(ours, config, []),
+        "peer_dedup": lambda: deduplicate(peer_dedup, config, [], reference=True),
+    }
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    loads = []
+    for _ in range(args.repeat):  # ours and the peer alternate, so background load hits both alike
+        loads.append(os.getloadavg())
+        for name, run in runs.items():
+            times[name].append(timed(run))
+    seconds = {name: statistics.median(values) for name, values in times.items()}
+    dedup_in = text_bytes(clean_shards(ours))
 
     ours_web, peer_web = kept_ids(ours, "web"), kept_ids(peer, "web")
     total_docs = sum(d for d, _ in raw.values())
@@ -135,6 +151,7 @@ def main() -> None:
     clean_total = seconds["ours_web"] + seconds["ours_books"] + seconds["ours_reddit"]
     result = {
         "workers": args.workers,
+        "repetitions": args.repeat,
         "ours_clean_plus_dedup": rates(
             total_docs, total_bytes, clean_total + seconds["ours_dedup"], args.workers
         ),
@@ -142,7 +159,7 @@ def main() -> None:
         "web_clean": {
             "ours": rates(*raw["web"], seconds["ours_web"], args.workers),
             "peer": rates(*raw["web"], seconds["peer_web"], args.workers),
-            "speedup": round(seconds["peer_web"] / seconds["ours_web"], 2),
+            "speedup_median": median_ratio(times["peer_web"], times["ours_web"]),
             "kept_ours": len(ours_web),
             "kept_peer": len(peer_web),
             "same_decision_share": round(1 - len(ours_web ^ peer_web) / raw["web"][0], 4),
@@ -150,9 +167,11 @@ def main() -> None:
         "dedup": {
             "ours": rates(*dedup_in, seconds["ours_dedup"], args.workers),
             "peer": rates(*dedup_in, seconds["peer_dedup"], args.workers),
-            "speedup": round(seconds["peer_dedup"] / seconds["ours_dedup"], 2),
+            "speedup_median": median_ratio(times["peer_dedup"], times["ours_dedup"]),
         },
-        "load_average": os.getloadavg(),
+        "seconds_each_repetition": {name: [round(t, 1) for t in values] for name, values in times.items()},
+        "load_average_each_repetition": loads,
+        "load_average_end": os.getloadavg(),
     }
     report(result, args.json)
     shutil.rmtree(work, ignore_errors=True)

@@ -61,7 +61,11 @@ def dedup_stages(
     union-by-size clustering): the peer of ``benchmarks/dedup_throughput.py``."""
     tasks = config.tasks_for(len(clean_shards(settings)))
     exact, minhash = exact_config(reference), minhash_config(config)
-    signatures = MinhashDedupSignature if reference else FastMinhashSignature
+    signatures = (
+        (lambda folder: MinhashDedupSignature(folder, minhash))
+        if reference
+        else (lambda folder: FastMinhashSignature(folder, minhash, config.minhash_min_words))
+    )
     exact_keys, minhash_keys = str(work / "exact/keys"), str(work / "minhash/keys")
     if reference:
         find_exact = ExactFindDedups(str(work / "exact/sigs"), str(work / "exact/dups"), exact)
@@ -71,7 +75,12 @@ def dedup_stages(
     else:
         find_exact = ExactSurvivors(str(work / "exact/sigs"), exact_keys, str(work / "exact/dups"), exact)
         clusters = ClusterSurvivors(
-            str(work / "minhash/buckets"), minhash_keys, str(work / "minhash/clusters")
+            str(work / "minhash/buckets"),
+            minhash_keys,
+            str(work / "minhash/clusters"),
+            str(work / "minhash/sigs"),
+            minhash,
+            config.minhash_min_similarity,
         )
     excluded = Exclusions(work / "excluded")
     reader = lambda: _CleanReader(settings)  # noqa: E731 - a fresh reader per stage
@@ -96,7 +105,7 @@ def dedup_stages(
                 ExactDedupFilter(str(work / "exact/dups"), exact),
                 *keys(minhash_keys),
                 DedupView(),
-                signatures(str(work / "minhash/sigs"), minhash),
+                signatures(str(work / "minhash/sigs")),
             ],
             tasks,
             work / "logs/3_minhash_signatures",

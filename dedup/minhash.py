@@ -106,14 +106,16 @@ class FastMinhashSignature(MinhashDedupSignature):
 
     name = "🎯 MinHash stage 1 (vectorised shingles)"
 
-    def __init__(self, output_folder: DataFolderLike, config: MinhashConfig) -> None:
+    def __init__(self, output_folder: DataFolderLike, config: MinhashConfig, min_words: int = 0) -> None:
         super().__init__(output_folder, config, language="en")
+        self.min_words = min_words
         self._word_hashes: dict[str, int] = {}
 
     def get_shingles(self, text: str) -> np.ndarray:
+        """The text's n-gram hashes; none (so no signature, no cluster) under ``min_words`` words."""
         words = normalised_words(text)
         n = self.config.n_grams
-        if len(words) < n:
+        if len(words) < max(n, self.min_words):
             return np.empty((0, 1), dtype=np.uint64)
         cache = self._word_hashes
         if len(cache) > _WORD_CACHE_LIMIT:

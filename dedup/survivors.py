@@ -27,6 +27,7 @@ from datatrove.io import DataFolderLike, get_datafolder
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup import ExactDedupConfig
 from datatrove.pipeline.dedup.exact_dedup import get_sig_dtype
+from datatrove.pipeline.dedup.minhash import MinhashConfig
 from datatrove.utils.binaryio import read_tuples_from_file
 from datatrove.utils.typeshelper import ExtensionHelperSD
 
@@ -169,27 +170,82 @@ class ExactSurvivors(PipelineStep):
 
 
 class ClusterSurvivors(PipelineStep):
-    """MinHash stage 3 (replaces ``MinhashDedupCluster``): joins the duplicate pairs of every bucket
-    into clusters and keeps the smallest survivor key of each.
+    """MinHash stage 3 (replaces ``MinhashDedupCluster``): checks each candidate pair of the bucket
+    stage against the two documents' whole signatures, joins the pairs that pass into clusters and
+    keeps the smallest survivor key of each.
 
-    Writes ``.remove`` / ``.clusters`` / ``.sizes`` for every task of the signature stage (empty
-    ones included, so every document gets ``minhash_cluster_id`` and ``minhash_cluster_size``,
-    -1 and 1 outside clusters). Cluster ids number the survivors in key order.
+    A pair passes when the share of equal MinHash values over all buckets (the estimate of its
+    Jaccard similarity) reaches ``min_similarity``: a pair that met in one bucket by chance, far
+    under the bar, stays apart. Writes ``.remove`` / ``.clusters`` / ``.sizes`` for every task of
+    the signature stage (empty ones included, so every document gets ``minhash_cluster_id`` and
+    ``minhash_cluster_size``, -1 and 1 outside clusters). Cluster ids number the survivors in key
+    order.
     """
 
     type = "🫂 - DEDUP"
     name = "🎯 MinHash clusters (survivor by key)"
 
     def __init__(
-        self, pairs_folder: DataFolderLike, keys_folder: DataFolderLike, output_folder: DataFolderLike
+        self,
+        pairs_folder: DataFolderLike,
+        keys_folder: DataFolderLike,
+        output_folder: DataFolderLike,
+        signatures_folder: DataFolderLike,
+        config: MinhashConfig,
+        min_similarity: float = 0.0,
     ) -> None:
         super().__init__()
         self.pairs_folder = get_datafolder(pairs_folder)
         self.keys_folder = get_datafolder(keys_folder)
         self.output_folder = get_datafolder(output_folder)
+        self.signatures_folder = get_datafolder(signatures_folder)
+        self.config = config
+        self.min_similarity = min_similarity
 
-    def _clusters(self) -> dict[Node, Node]:
-        """Every document in a duplicate pair -> its cluster's root (an arbitrary member)."""
+    def _pairs(self) -> set[tuple[Node, Node]]:
+        pairs = set()
+        for name in self.pairs_folder.list_files(glob_pattern="*.dups"):
+            with self.pairs_folder.open(name, "rb") as found:
+                for r1, p1, r2, p2 in read_tuples_from_file(found, "4I"):
+                    pairs.add(((r1, p1), (r2, p2)))
+        return pairs
+
+    def _signatures(self, nodes: set[Node]) -> dict[Node, np.ndarray]:
+        """The whole signature (every bucket's hashes) of each of ``nodes``."""
+        per_bucket = self.config.hashes_per_bucket
+        dtype = np.dtype([("sig", self.config.hash_config.np_dtype, (per_bucket,)), ("doc", "<u4")])
+        positions: dict[int, list[int]] = defaultdict(list)
+        for rank, position in nodes:
+            positions[rank].append(position)
+        wanted = {rank: np.array(found, dtype=np.uint32) for rank, found in positions.items()}
+        signatures = {
+            node: np.zeros((self.config.num_buckets, per_bucket), dtype=dtype["sig"].base) for node in nodes
+        }
+        for bucket in range(self.config.num_buckets):
+            for name in self.signatures_folder.list_files(subdirectory=f"bucket_{bucket:03d}"):
+                rank = int(name.rsplit("/", 1)[-1].removesuffix(".minhash.sig"))
+                if rank not in wanted:
+                    continue
+                with self.signatures_folder.open(name, "rb") as f:
+                    records = np.frombuffer(f.read(), dtype=dtype)
+                for record in records[np.isin(records["doc"], wanted[rank])]:
+                    signatures[(rank, int(record["doc"]))][bucket] = record["sig"]
+        return signatures
+
+    def _verified(self, pairs: set[tuple[Node, Node]]) -> list[tuple[Node, Node]]:
+        if not self.min_similarity:
+            return sorted(pairs)
+        signatures = self._signatures({node for pair in pairs for node in pair})
+        kept = []
+        for a, b in sorted(pairs):
+            if (signatures[a] == signatures[b]).mean() >= self.min_similarity:
+                kept.append((a, b))
+            else:
+                self.stat_update("pairs_under_min_similarity")
+        return kept
+
+    def _clusters(self, pairs: list[tuple[Node, Node]]) -> dict[Node, Node]:
+        """Every document in a pair -> its cluster's root (an arbitrary member)."""
         parent: dict[Node, Node] = {}
 
         def find(node: Node) -> Node:
@@ -200,19 +256,19 @@ class ClusterSurvivors(PipelineStep):
                 parent[node], node = root, parent[node]
             return root
 
-        for name in self.pairs_folder.list_files(glob_pattern="*.dups"):
-            with self.pairs_folder.open(name, "rb") as pairs:
-                for r1, p1, r2, p2 in read_tuples_from_file(pairs, "4I"):
-                    a, b = find((r1, p1)), find((r2, p2))
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
+        for a, b in pairs:
+            a, b = find(a), find(b)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
         return {node: find(node) for node in list(parent)}
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> None:
         if world_size != 1:
             raise ValueError("clustering runs as a single task")
         with self.track_time():
-            roots = self._clusters()
+            pairs = self._pairs()
+            self.stat_update("candidate_pairs", value=len(pairs))
+            roots = self._clusters(self._verified(pairs))
             keys = read_keys(self.keys_folder, roots)
             members: dict[Node, list[Node]] = defaultdict(list)
             for node, root in roots.items():

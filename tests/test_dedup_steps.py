@@ -269,6 +269,10 @@ def test_minhash_shingles_are_stable_and_normalised() -> None:
     b = step.get_shingles("the whale the whale 1999 edition cafe")
     assert (a == b).all() and a.shape == (3, 1)  # 7 words, 5-grams
     assert step.get_shingles("too short").size == 0
+    # short texts are only deduplicated exactly: a stock reply is no near-duplicate of another
+    short = FastMinhashSignature("/tmp/unused", minhash_config(CleanConfig()), min_words=20)
+    assert short.get_shingles("Thank you so much for this, it really helped me out").size == 0
+    assert short.get_shingles(" ".join(["word"] * 20)).shape == (16, 1)
 
 
 def test_decontamination_drops_shared_13_grams() -> None:
