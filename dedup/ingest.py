@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dedup.readers import Document, Quarantined, Skipped, inflate_chunks, reader_for
+from dedup.readers.records import raw_preview
 from dedup.schema import DOCUMENT_SCHEMA
 from foundation.atomic import atomic_path
 from foundation.data_root import DataRoot
@@ -142,9 +143,14 @@ def ingest_file(settings: Settings, source_file: str, previous: IngestResult | N
             if isinstance(event, Document) and not event.text.strip():
                 event = Skipped("empty_text")
             if isinstance(event, Document):
+                try:
+                    row = document_row(event, reader.source, source_file, input_sha256)
+                except BadRecord as exc:
+                    event = Quarantined.of(event.position or "file", exc.reason, exc.detail, exc.preview)
+            if isinstance(event, Document):
                 kept += 1
                 replaced += event.replaced_bytes
-                writer.add(_document_row(event, reader.source, source_file, input_sha256))
+                writer.add(row)
             elif isinstance(event, Skipped):
                 skipped[event.reason] += 1
             else:
@@ -170,7 +176,22 @@ def ingest_file(settings: Settings, source_file: str, previous: IngestResult | N
     )
 
 
-def _document_row(document: Document, source: str, source_file: str, input_sha256: str) -> dict:
+class BadRecord(ValueError):
+    """A record a reader understood whose values do not fit the document schema."""
+
+    def __init__(self, reason: str, detail: str, preview: bytes = b"") -> None:
+        super().__init__(detail)
+        self.reason, self.detail, self.preview = reason, detail, preview
+
+
+def document_row(document: Document, source: str, source_file: str, input_sha256: str) -> dict:
+    """The Parquet row of a kept document; raises ``BadRecord`` for a value the schema cannot hold
+    (a title that is a number, a URL that is an object)."""
+    for name in ("key", "text", "url", "title"):
+        value = getattr(document, name)
+        if not isinstance(value, str) and (value is not None or name in ("key", "text")):
+            detail = f"{name}: expected a string, got {type(value).__name__}"
+            raise BadRecord("bad_field", detail, raw_preview(value))
     metadata = {k: v for k, v in document.metadata.items() if v is not None}
     if document.replaced_bytes:
         metadata["replaced_bytes"] = document.replaced_bytes

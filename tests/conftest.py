@@ -39,3 +39,13 @@ def emotion_build(data_root: Path) -> EmotionBuild:
 @pytest.fixture(scope="session")
 def personality_build(data_root: Path) -> PersonalityBuild:
     return build_personality_dataset(str(data_root))
+
+
+@pytest.fixture
+def damaged_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty data root for damaged copies of the samples; outputs go beside it."""
+    root = tmp_path / "data"
+    root.mkdir()
+    monkeypatch.setenv("ROSIE_DATA_ROOT", str(root))
+    monkeypatch.setenv("ROSIE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    return root

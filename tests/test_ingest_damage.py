@@ -25,15 +25,6 @@ PAIRS = "reddit/leahrnh_reddit_pairs_2015-03-21/compsci_2015-03-21.json"
 CASSETTE = "reddit/praw_cassettes/TestCommentForest.test_replace__all_large.json"
 
 
-@pytest.fixture
-def damaged_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "data"
-    root.mkdir()
-    monkeypatch.setenv("ROSIE_DATA_ROOT", str(root))
-    monkeypatch.setenv("ROSIE_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    return root
-
-
 def put(root: Path, relative: str, data: bytes) -> str:
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import orjson
 
-from dedup.readers.records import Document, Event, Quarantined, utc_from_iso
+from dedup.readers.records import Document, Event, Quarantined, raw_preview, utc_from_iso
 from dedup.readers.stream import BadLine, Chunks, split_lines
 
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -47,7 +47,7 @@ def web_document(record: dict, line_number: int) -> Event:
     text = record.get("text")
     if not isinstance(text, str):
         return Quarantined.of(
-            f"line {line_number}", "missing_field", "no string 'text'", orjson.dumps(record)
+            f"line {line_number}", "missing_field", "no string 'text'", raw_preview(record)
         )
     metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
     url = metadata.get("warc_url") or record.get("warc_url") or metadata.get("url") or record.get("url")
@@ -56,6 +56,7 @@ def web_document(record: dict, line_number: int) -> Event:
     extra = {k: v for k, v in metadata.items() if k not in ("warc_url", "url", "title")}
     return Document(
         key=f"line{line_number}",
+        position=f"line {line_number}",
         text=text,
         url=url,
         title=metadata.get("title") or record.get("title"),

@@ -27,6 +27,7 @@ class Document:
     created: datetime | None = None
     metadata: dict = field(default_factory=dict)
     replaced_bytes: int = 0  # invalid bytes replaced by U+FFFD while decoding (kept, but counted)
+    position: str = ""  # where in the file (``line 7``, ``element 3``, ``byte 1024``), for a quarantine entry
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,11 @@ class Quarantined:
 
 
 Event = Document | Skipped | Quarantined
+
+
+def raw_preview(value: object) -> bytes:
+    """What the quarantine keeps of a bad parsed value (any value: a dict, a number, ...)."""
+    return repr(value)[:PREVIEW_BYTES].encode("utf-8", "backslashreplace")
 
 
 class UndecodableText(ValueError):
@@ -133,6 +139,7 @@ def utc_from_iso(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        # 9999-12-31T23:59:59-01:00 parses, but is past the last representable instant in UTC
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -13,19 +13,18 @@ conversation paths.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 
 import orjson
 
+from dedup.readers.json_stream import JsonCut, JsonGap, JsonTooLarge, JsonValue, json_values
 from dedup.readers.jsonl import read_jsonl
-from dedup.readers.records import Document, Event, Quarantined, Skipped, utc_from_timestamp
-from dedup.readers.stream import Chunks, read_all
+from dedup.readers.records import Document, Event, Quarantined, Skipped, raw_preview, utc_from_timestamp
+from dedup.readers.stream import Chunks
 
-MAX_JSON_FILE_BYTES = 512 * 1024 * 1024
-_NEXT_ELEMENT = re.compile(r"\}\s*,\s*(?=\{)")
-_INVALID_BYTE = re.compile(r"[\udc80-\udcff]")  # what surrogateescape makes of bytes that are not UTF-8
+# One array element, or a whole file that is not an array (a listing page, a cassette). A real API
+# page of 500 comments is ~1.5 MB and the sample cassette 2.4 MB; beyond this a value is skipped.
+MAX_JSON_VALUE_BYTES = 32 * 1024 * 1024
 _THING_FIELDS = (
     "id",
     "name",
@@ -45,102 +44,104 @@ def read_reddit_jsonl(chunks: Chunks) -> Iterator[Event]:
 
 
 def read_reddit_json(chunks: Chunks) -> Iterator[Event]:
-    """A whole-file JSON document: API listing, recorded cassette, or an array of pairs/comments."""
-    data, gap, too_large = read_all(chunks, MAX_JSON_FILE_BYTES)
-    if too_large:
-        yield Quarantined.of("file", "record_too_large", f"JSON file over {MAX_JSON_FILE_BYTES} bytes", data)
+    """A whole-file JSON document: API listing, recorded cassette, or an array of pairs/comments.
+
+    Streamed (``json_values``): an array element by element, anything else as one value, each up to
+    ``MAX_JSON_VALUE_BYTES``, so memory stays bounded however large the file inflates.
+    """
+    seen: set[str] = set()
+    for item in json_values(chunks, MAX_JSON_VALUE_BYTES):
+        where = "file" if getattr(item, "index", None) is None else f"element {item.index}"
+        if isinstance(item, JsonValue):
+            yield from _value_events(item, where, seen)
+        elif isinstance(item, JsonTooLarge):
+            detail = f"{item.size} bytes > limit {MAX_JSON_VALUE_BYTES}"
+            yield Quarantined.of(where, "record_too_large", detail, item.preview)
+        elif isinstance(item, JsonCut):
+            gap = item.gap
+            reason, detail = (gap.reason, gap.detail) if gap else ("truncated_json", "the file ends")
+            yield Quarantined.of(where, reason, f"{detail} inside the value", item.preview)
+        elif isinstance(item, JsonGap):  # the cut fell between two elements: still a loss to count
+            yield Quarantined.of(f"compressed byte {item.gap.offset}", item.gap.reason, item.gap.detail)
+
+
+def _value_events(item: JsonValue, where: str, seen: set[str]) -> Iterator[Event]:
+    try:
+        item.data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield Quarantined.of(where, "invalid_utf8", str(exc), item.data)
         return
-    text = data.decode("utf-8", errors="surrogateescape")
-    if text.lstrip().startswith("["):
-        events = _read_array(text, gap.reason if gap else None)
-    else:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield Quarantined.of(f"char {exc.pos}", gap.reason if gap else "malformed_json", str(exc), data)
-            return
-        cassette = isinstance(document, dict) and "interactions" in document
-        events = _read_cassette(document) if cassette else _unique(_walk(document, "document"))
-    gap_reported = False
+    try:
+        value = orjson.loads(item.data)
+    except orjson.JSONDecodeError as exc:  # also lone surrogates and nesting deeper than 1024
+        yield Quarantined.of(where, "malformed_json", str(exc), item.data)
+        return
+    if item.index is not None and isinstance(value, dict) and "answer" in value:
+        yield pair_document(value, item.index)
+        return
+    if not isinstance(value, dict | list):
+        yield Quarantined.of(where, "not_an_object", type(value).__name__, item.data)
+        return
+    cassette = isinstance(value, dict) and "interactions" in value
+    events = _read_cassette(value, seen) if cassette else _unique(_walk(value, where), seen)
+    found = False
     for event in events:
-        gap_reported |= gap is not None and isinstance(event, Quarantined) and event.reason == gap.reason
+        found = True
         yield event
-    if gap is not None and not gap_reported:  # the cut fell between two elements: still a loss to count
-        yield Quarantined.of(f"compressed byte {gap.offset}", gap.reason, gap.detail)
+    if not found and item.index is not None:
+        yield Quarantined.of(where, "missing_field", "no Reddit comment, submission or pair in it", item.data)
 
 
-def _read_array(text: str, gap_reason: str | None) -> Iterator[Event]:
-    """Decode a top-level JSON array element by element, resuming after a bad element."""
-    decoder = json.JSONDecoder()
-    pos = text.index("[") + 1
-    index = 0
-    seen: set[str] = set()
-    while True:
-        while pos < len(text) and text[pos] in " \t\r\n,":  # ",," and a leading "[," hold no element
-            pos += 1
-        if pos >= len(text) or text[pos] == "]":
-            return
-        try:
-            element, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            resume = _NEXT_ELEMENT.search(text, pos + 1)
-            stop = resume.start() + 1 if resume else len(text)
-            reason = "malformed_json" if resume else (gap_reason or "truncated_json")
-            raw = text[pos:stop].encode("utf-8", errors="surrogateescape")
-            yield Quarantined.of(f"element {index}", reason, str(exc), raw)
-            pos, index = (resume.end(), index + 1) if resume else (len(text), index + 1)
-            continue
-        if _INVALID_BYTE.search(text, pos, end):
-            raw = text[pos:end].encode("utf-8", errors="surrogateescape")
-            yield Quarantined.of(f"element {index}", "invalid_utf8", "bytes that are not UTF-8", raw)
-        elif isinstance(element, dict) and "answer" in element:
-            yield pair_document(element, index)
-        else:
-            yield from _unique(_walk(element, f"element {index}"), seen)
-        pos, index = end, index + 1
-
-
-def _read_cassette(cassette: dict) -> Iterator[Event]:
+def _read_cassette(cassette: dict, seen: set[str]) -> Iterator[Event]:
     """A recorded HTTP session (betamax/vcr): every response body that is a Reddit listing."""
-    seen: set[str] = set()
-    for number, interaction in enumerate(cassette.get("interactions") or []):
-        body = ((interaction.get("response") or {}).get("body") or {}).get("string")
+    interactions = cassette.get("interactions")
+    for number, interaction in enumerate(interactions if isinstance(interactions, list) else []):
+        body = _field(interaction, "response", "body", "string")
         if not isinstance(body, str) or '"kind"' not in body:
             continue  # an OAuth token or another non-listing call: no records in it
         try:
-            document = json.loads(body)
-        except json.JSONDecodeError as exc:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             yield Quarantined.of(f"interaction {number}", "malformed_json", str(exc), body.encode())
             continue
         yield from _unique(_walk(document, f"interaction {number}"), seen)
 
 
-def _walk(node: object, where: str) -> Iterator[Event]:
-    """Every comment/submission in a listing tree (``replies`` and ``morechildren`` included)."""
-    if isinstance(node, list):
-        for child in node:
-            yield from _walk(child, where)
-        return
-    if not isinstance(node, dict):
-        return
-    kind = node.get("kind")
-    data = node.get("data")
-    if kind in ("t1", "t3") and isinstance(data, dict):
-        yield thing_document({**data, "kind": kind}, where)
-        yield from _walk(data.get("replies"), where)
-    elif kind == "more":
-        yield Skipped("more_stub")  # a "load more comments" placeholder, not a comment
-    elif kind == "Listing" and isinstance(data, dict):
-        yield from _walk(data.get("children"), where)
-    elif isinstance(node.get("json"), dict):  # /api/morechildren answer
-        yield from _walk((node["json"].get("data") or {}).get("things"), where)
-    elif "body" in node or "title" in node:
-        yield thing_document(node, where)
+def _field(node: object, *keys: str) -> object:
+    """``node[k1][k2]...``, or None where a level is missing or not an object."""
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
 
 
-def _unique(events: Iterator[Event], seen: set[str] | None = None) -> Iterator[Event]:
+def _walk(root: object, where: str) -> Iterator[Event]:
+    """Every comment/submission in a listing tree (``replies`` and ``morechildren`` included), in
+    document order; iterative, so a reply chain as deep as the parser allows cannot overflow the stack."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        kind = node.get("kind")
+        data = node.get("data")
+        if kind in ("t1", "t3") and isinstance(data, dict):
+            yield thing_document({**data, "kind": kind}, where)
+            stack.append(data.get("replies"))
+        elif kind == "more":
+            yield Skipped("more_stub")  # a "load more comments" placeholder, not a comment
+        elif kind == "Listing" and isinstance(data, dict):
+            stack.append(data.get("children"))
+        elif isinstance(node.get("json"), dict):  # /api/morechildren answer
+            stack.append(_field(node, "json", "data", "things"))
+        elif "body" in node or "title" in node:
+            yield thing_document(node, where)
+
+
+def _unique(events: Iterator[Event], seen: set[str]) -> Iterator[Event]:
     """A comment fetched twice (page, then morechildren) is one record; the repeat is skipped."""
-    seen = set() if seen is None else seen
     for event in events:
         if isinstance(event, Document):
             if event.key in seen:
@@ -155,7 +156,11 @@ def thing_document(record: dict, where: str) -> Event:
     is_submission = record.get("kind") == "t3" or ("title" in record and "body" not in record)
     thing_id = record.get("id")
     if not isinstance(thing_id, str) or not thing_id:
-        return Quarantined.of(where, "missing_field", "no 'id'", orjson.dumps(record)[:2048])
+        return Quarantined.of(where, "missing_field", "no 'id'", raw_preview(record))
+    wrong = [f for f in ("name", "title", "selftext", "body") if not isinstance(record.get(f) or "", str)]
+    if wrong:
+        kinds = ", ".join(f"{f} is {type(record[f]).__name__}" for f in wrong)
+        return Quarantined.of(where, "bad_field", f"expected strings: {kinds}", raw_preview(record))
     prefix = "t3_" if is_submission else "t1_"
     name = record.get("name") or prefix + thing_id
     if is_submission:
@@ -166,9 +171,7 @@ def thing_document(record: dict, where: str) -> Event:
     else:
         body = record.get("body")
         if not isinstance(body, str):
-            return Quarantined.of(
-                where, "missing_field", "comment without 'body'", orjson.dumps(record)[:2048]
-            )
+            return Quarantined.of(where, "missing_field", "comment without 'body'", raw_preview(record))
         text, title, link_id = body, None, record.get("link_id")
     permalink = record.get("permalink")
     metadata = {k: record.get(k) for k in _THING_FIELDS}
@@ -181,6 +184,7 @@ def thing_document(record: dict, where: str) -> Event:
     )
     return Document(
         key=name,
+        position=where,
         text=text,
         url=f"https://www.reddit.com{permalink}" if isinstance(permalink, str) else record.get("url"),
         title=title,
@@ -194,10 +198,11 @@ def pair_document(element: dict, index: int) -> Event:
     answer = element.get("answer")
     if not isinstance(answer, str):
         return Quarantined.of(
-            f"element {index}", "missing_field", "no string 'answer'", orjson.dumps(element)
+            f"element {index}", "missing_field", "no string 'answer'", raw_preview(element)
         )
     return Document(
         key=f"pair{index}",
+        position=f"element {index}",
         text=answer,
         metadata={
             "format": "reddit_pairs",
@@ -209,3 +214,4 @@ def pair_document(element: dict, index: int) -> Event:
             "parent_text": element.get("question"),
         },
     )
+

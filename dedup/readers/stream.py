@@ -167,8 +167,9 @@ def split_lines(chunks: Chunks, max_line_bytes: int) -> Iterator[Line | BadLine]
 def read_all(chunks: Chunks, max_bytes: int) -> tuple[bytes, StreamError | None, bool]:
     """Concatenate a chunk stream (whole-file formats) up to its first gap.
 
-    Returns (data, the gap or None, whether the data went over ``max_bytes``). Bytes after a gap are
-    not appended: joined across a hole they would make a record that never existed.
+    Returns (data, the gap or None, whether the data went over ``max_bytes``; then ``data`` is only
+    the first PREVIEW_BYTES, and the rest is never joined). Bytes after a gap are not appended:
+    joined across a hole they would make a record that never existed.
     """
     parts: list[bytes] = []
     size = 0
@@ -177,6 +178,6 @@ def read_all(chunks: Chunks, max_bytes: int) -> tuple[bytes, StreamError | None,
             return b"".join(parts), chunk, False
         size += len(chunk)
         if size > max_bytes:
-            return b"".join(parts), None, True
+            return (parts[0] if parts else chunk)[:PREVIEW_BYTES], None, True
         parts.append(chunk)
     return b"".join(parts), None, False
