@@ -26,7 +26,7 @@ from dagster import (
     asset,
 )
 
-from foundation.atomic import write_parquet_atomic
+from foundation.atomic import publish_directory, write_parquet_atomic
 from foundation.hashing import file_sha256
 from foundation.quarantine import QUARANTINE_SCHEMA
 from foundation.settings import PROJECT_ROOT, Settings
@@ -88,15 +88,16 @@ def pretrain_tokens(
     sources = {str(path): file_sha256(path) for path in files}
     train = TrainConfig.from_settings(settings)
     _tokenizer(settings)  # a missing tokenizer fails here, with its fix, not in every task
-    stats = tokenize_corpus(
-        files,
-        settings.layout.model.tokenizer_dir,
-        settings.layout.tokens_dir("pretrain"),
-        settings.layout.work_dir("pretrain_tokens"),
-        cleaning.config(),  # the cleaning executor: local processes, slurm or ray
-        validation_fraction=train.pretrain_validation_fraction,
-        sources=sources,
-    )
+    with publish_directory(settings.layout.tokens_dir("pretrain")) as staging:  # all splits, or none
+        stats = tokenize_corpus(
+            files,
+            settings.layout.model.tokenizer_dir,
+            staging,
+            settings.layout.work_dir("pretrain_tokens"),
+            cleaning.config(),  # the cleaning executor: local processes, slurm or ray
+            validation_fraction=train.pretrain_validation_fraction,
+            sources=sources,
+        )
     context.log.info(f"pretrain tokens: { {k: v.as_dict() for k, v in stats.items()} }")
     return MaterializeResult(metadata=_shard_metadata(settings, "pretrain", stats, sources))
 
@@ -112,13 +113,10 @@ def _chat_tokens(
     sources = {str(path): file_sha256(path) for path in files.values()}
     tokenizer = _tokenizer(settings)
     rows = {split: pq.read_table(path).to_pylist() for split, path in files.items()}
-    stats, quarantine = build_chat_shards(
-        rows,
-        lambda row: to_example(tokenizer, row),
-        tokenizer,
-        settings.layout.tokens_dir(dataset),
-        sources=sources,
-    )
+    with publish_directory(settings.layout.tokens_dir(dataset)) as staging:  # all splits, or none
+        stats, quarantine = build_chat_shards(
+            rows, lambda row: to_example(tokenizer, row), tokenizer, staging, sources=sources
+        )
     metadata = _shard_metadata(settings, dataset, stats, sources)
     if quarantine:
         path = settings.layout.quarantine_dir("tokens") / f"{dataset}.parquet"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from foundation.atomic import write_parquet_atomic
+from foundation.atomic import publish_directory, write_parquet_atomic
 from foundation.layout import DATASETS
 from foundation.quarantine import QUARANTINE_SCHEMA
 from foundation.settings import Settings
@@ -18,11 +18,14 @@ EVALUATION_SPLITS: tuple[str, ...] = ("validation", "test")
 
 
 def write_splits(settings: Settings, name: str, tables: dict[str, pa.Table]) -> dict[str, Path]:
-    """Write every split atomically; a split with no rows is still written (empty, with its schema)."""
-    return {
-        split: write_parquet_atomic(tables[split], settings.layout.split_path(name, split))
-        for split in SPLITS
-    }
+    """Write every split, published together: a build killed half-way leaves the previous splits,
+    never a new train beside an old test. A split with no rows is still written (empty, with its
+    schema)."""
+    with publish_directory(settings.layout.dataset_dir(name)) as staging:
+        for split in SPLITS:
+            path = staging / settings.layout.split_path(name, split).name
+            pq.write_table(tables[split], path, compression="zstd")
+    return {split: settings.layout.split_path(name, split) for split in SPLITS}
 
 
 def write_quarantine(

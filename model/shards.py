@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from foundation.atomic import replace_directory
+from foundation.atomic import remove_stale_temporaries, replace_directory, temporary_name
 from foundation.hashing import file_sha256
 
 TOKENS_FILE = "tokens.bin"
@@ -62,7 +61,9 @@ class TokenShardWriter:
         self.vocab_size = vocab_size
         self.chat = chat
         self.dtype = token_dtype(vocab_size)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.directory.name}.tmp-", dir=self.directory.parent))
+        remove_stale_temporaries(self.directory.parent, self.directory.name)
+        self._tmp = self.directory.parent / temporary_name(self.directory.name)
+        self._tmp.mkdir()
         self._tokens = open(self._tmp / TOKENS_FILE, "wb")  # noqa: SIM115 - closed in close()
         self._mask = open(self._tmp / LOSS_MASK_FILE, "wb") if chat else None  # noqa: SIM115
         self._emotion = open(self._tmp / EMOTION_FILE, "wb") if chat else None  # noqa: SIM115

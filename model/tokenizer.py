@@ -26,7 +26,7 @@ from pathlib import Path
 import tiktoken
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from foundation.atomic import write_text_atomic
+from foundation.atomic import publish_directory
 from labeling.chat_format import Turn, render
 from labeling.emotions import EMOTION_TO_ID
 from labeling.special_tokens import END_OF_TEXT, PAD, SPECIAL_TOKENS
@@ -90,14 +90,16 @@ class RosieTokenizer:
 
     # -- files ------------------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> Path:
+        """Write the three files into ``directory``, published together (``publish_directory``)."""
         directory = Path(directory)
-        write_text_atomic(self._tokenizer.to_str(), directory / TOKENIZER_FILE)
         extra = [t for t in SPECIAL_TOKENS if t not in (END_OF_TEXT, PAD)]
         special_map = {"eos_token": END_OF_TEXT, "pad_token": PAD, "additional_special_tokens": extra}
-        write_text_atomic(json.dumps(special_map, indent=2) + "\n", directory / SPECIAL_TOKENS_MAP_FILE)
         config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": None,
                   "clean_up_tokenization_spaces": False, **special_map}
-        write_text_atomic(json.dumps(config, indent=2) + "\n", directory / TOKENIZER_CONFIG_FILE)
+        with publish_directory(directory) as staging:
+            (staging / TOKENIZER_FILE).write_text(self._tokenizer.to_str(), encoding="utf-8")
+            (staging / SPECIAL_TOKENS_MAP_FILE).write_text(json.dumps(special_map, indent=2) + "\n")
+            (staging / TOKENIZER_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         return directory
 
     @classmethod

@@ -77,13 +77,18 @@ def _table_sha256(path: Path) -> str:
     return hashlib.sha256(sink.getvalue()).hexdigest()
 
 
+def _staging_or_old(parts: tuple[str, ...]) -> bool:
+    """A layer's work folder, or what a killed writer left (``.<name>.tmp-*``)."""
+    return "work" in parts or any(part.startswith(".") for part in parts)
+
+
 def content_hashes(settings: Settings) -> dict[str, str]:
     """Relative path -> content hash of every data output, the token shards and the tokenizer."""
     root = settings.artifacts_dir
     hashes = {
         path.relative_to(root).as_posix(): _table_sha256(path)
         for path in sorted(root.rglob("*.parquet"))
-        if "work" not in path.relative_to(root).parts
+        if not _staging_or_old(path.relative_to(root).parts)
     }
     for path in sorted(root.glob("tokens/*/*/*.bin")):
         hashes[path.relative_to(root).as_posix()] = file_sha256(path)
