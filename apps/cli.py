@@ -5,6 +5,7 @@
                                     yours, probabilities, timings); --conversation ID continues one
     rosie say --action drag         a user action instead of words
     rosie serve --port 8765         the local HTTP/WebSocket API (127.0.0.1 unless --host)
+    rosie open                      the chat page of a running `rosie serve`, token handed over
     rosie discord                   the Discord bot (token from DISCORD_TOKEN)
     rosie untrained-model --out DIR an untrained model folder to wire an app against before training
 
@@ -176,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-active", type=int, default=4, help="generations running at once")
     add_model_arguments(serve)
 
+    page = commands.add_parser("open", help="open the chat page of a running `rosie serve` in the browser")
+    page.add_argument("--host", default="127.0.0.1")
+    page.add_argument("--port", type=int, default=8765)
+
     bot = commands.add_parser("discord", help="the Discord bot (token from DISCORD_TOKEN)")
     add_model_arguments(bot)
 
@@ -183,6 +188,20 @@ def build_parser() -> argparse.ArgumentParser:
     untrained.add_argument("--out", type=Path, required=True)
     untrained.add_argument("--preset", default="demo")
     return parser
+
+
+def open_page(host: str, port: int) -> int:
+    """Open the chat page with the API token after ``#``, the part of a URL a browser never sends
+    (the page keeps it for the session and removes it from the address bar)."""
+    import webbrowser
+
+    from apps.server.security import configured_token
+
+    token = configured_token(Settings.from_env())
+    url = f"http://{host}:{port}/"
+    webbrowser.open(url + (f"#token={token}" if token else ""))
+    print(f"opened {url} in the browser")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -201,10 +220,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from apps.discord_bot.bot import run_bot
 
         return run_bot(open_service(args))
+    if args.command == "open":
+        return open_page(args.host, args.port)
     if args.command == "serve":
         from apps.chat.slots import GenerationSlots
         from apps.server.app import serve
+        from apps.server.security import check_bind, configured_token
 
+        settings = Settings.from_env()
+        check_bind(args.host, configured_token(settings))  # before minutes of model loading
+        where = "ROSIE_API_TOKEN" if settings.api_token is not None else settings.api_token_file
+        print(f"Rosie's API on http://{args.host}:{args.port} (token: {where}); `rosie open` shows the page")
         serve(
             open_service(args, slots=GenerationSlots(max_active=args.max_active)),
             host=args.host,

@@ -40,11 +40,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def chat_client(
-    url: str, client: int, requests: int, sampling: dict[str, int], results: Results
+    url: str, headers: dict[str, str], client: int, requests: int, sampling: dict[str, int], results: Results
 ) -> None:
     """One user: a socket, ``requests`` messages one after another, every frame checked."""
     try:
-        async with websockets.connect(url, open_timeout=30) as socket:
+        async with websockets.connect(url, additional_headers=headers, open_timeout=30) as socket:
             for i in range(requests):
                 message = {
                     "type": "chat",
@@ -85,10 +85,13 @@ async def run_load(
     sampling = {"max_new_tokens": max_new_tokens} | (
         {"min_new_tokens": max_new_tokens} if fixed_length else {}
     )
-    url = f"ws://{address}/v1/ws" + (f"?token={token}" if token else "")
+    url = f"ws://{address}/v1/ws"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}  # never in the URL: URLs are logged
     results = Results()
     started = time.perf_counter()
-    tasks = [asyncio.create_task(chat_client(url, c, requests, sampling, results)) for c in range(clients)]
+    tasks = [
+        asyncio.create_task(chat_client(url, headers, c, requests, sampling, results)) for c in range(clients)
+    ]
     _, pending = await asyncio.wait(tasks, timeout=timeout_s)
     for task in pending:  # bounded time: whatever is still running counts as an error
         task.cancel()

@@ -71,7 +71,24 @@ class Settings(BaseSettings):
     history_db: Path | None = Field(
         default=None, description="chat history database (default `<artifacts>/conversations.sqlite`)"
     )
-    api_token: SecretStr | None = Field(default=None, description="bearer token of the local API")
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token of the local API (default: a random one kept in `ROSIE_API_TOKEN_FILE`; "
+        "empty: no token, loopback only)",
+    )
+    api_token_file: Path = Field(
+        default=Path("~/.config/rosie/api_token"),
+        description="the local API's generated token, readable by the user only (0600): the desktop app "
+        "and `rosie open` read it there",
+    )
+    api_allowed_hosts: list[str] = Field(
+        default=["127.0.0.1", "localhost", "::1"],
+        description="`Host` names the local API answers (JSON list); others get 403 (DNS rebinding)",
+    )
+    api_allowed_origins: list[str] = Field(
+        default=[],
+        description="browser origins allowed besides the API's own page (JSON list, e.g. the desktop app's)",
+    )
     discord_token: SecretStr | None = Field(
         default=None, validation_alias="DISCORD_TOKEN", description="token of the Discord bot (no `ROSIE_`)"
     )
@@ -88,7 +105,7 @@ class Settings(BaseSettings):
             raise ValueError("must not be empty")
         return value.rstrip("/")
 
-    @field_validator("artifacts_dir", "model_dir", "history_db")
+    @field_validator("artifacts_dir", "model_dir", "history_db", "api_token_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
@@ -236,11 +253,11 @@ def settings_table() -> str:
                 default = "—"
             else:
                 value = field.default
-                if isinstance(value, Path):
+                if isinstance(value, Path) and value.is_relative_to(PROJECT_ROOT):
                     value = value.relative_to(PROJECT_ROOT).as_posix() + "/"
                 if isinstance(value, bool):
                     value = "on" if value else "off"
-                default = f"`{value}`" if not isinstance(value, tuple) else f"`{json.dumps(value)}`"
+                default = f"`{json.dumps(value)}`" if isinstance(value, tuple | list) else f"`{value}`"
             variable = field.validation_alias or f"{prefix}{name.upper()}"  # an alias is the whole name
             rows.append(f"| `{variable}` | {default} | {field.description} |")
     return "\n".join(rows)

@@ -21,6 +21,14 @@ def data_root() -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def api_token_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads or writes the real ~/.config/rosie/api_token."""
+    path = tmp_path / "config" / "rosie" / "api_token"
+    monkeypatch.setenv("ROSIE_API_TOKEN_FILE", str(path))
+    return path
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings whose outputs go to a fresh temporary folder."""

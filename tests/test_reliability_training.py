@@ -167,7 +167,7 @@ def engine_and_run(tmp_path_factory):
             import deepspeed
 
             model = RosieGPT(config)
-            ds_config = deepspeed_config(train, "base", precision="fp32", world_size=1)
+            ds_config = deepspeed_config(train, "base", precision="fp32", world_size=1, device_type="cpu")
             parameters = parameter_groups(model, train)
             return deepspeed.initialize(model=model, model_parameters=parameters, config=ds_config)[0]
 

@@ -24,6 +24,7 @@ from tests.test_engine_support import tiny_engine
 
 LIMITS = Limits(max_body_bytes=4096, max_message_chars=1500, max_new_tokens=100)
 AUTH = {"Authorization": "Bearer s3cret"}
+BASE_URL, WS_URL = "http://127.0.0.1:8765", "ws://127.0.0.1:8765/v1/ws"  # a local Host header
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def service(engine: Engine, tmp_path: Path) -> ChatService:
 
 @pytest.fixture
 def client(service: ChatService) -> TestClient:
-    return TestClient(create_app(service, limits=LIMITS, api_token="s3cret"))
+    return TestClient(create_app(service, limits=LIMITS, api_token="s3cret"), base_url=BASE_URL)
 
 
 def test_chat_action_history_emotion_and_reset(client: TestClient):
@@ -104,10 +105,11 @@ def test_chat_action_history_emotion_and_reset(client: TestClient):
 
 def test_token_comes_from_the_settings_unless_given(service: ChatService, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ROSIE_API_TOKEN", "from-env")
-    configured = TestClient(create_app(service))
+    configured = TestClient(create_app(service), base_url=BASE_URL)
     assert configured.get("/v1/conversations").status_code == 401
     assert configured.get("/v1/conversations", headers={"Authorization": "Bearer from-env"}).is_success
-    assert TestClient(create_app(service, api_token="")).get("/v1/conversations").is_success
+    open_app = TestClient(create_app(service, api_token=""), base_url=BASE_URL)
+    assert open_app.get("/v1/conversations").is_success
 
 
 def test_limits_give_clear_4xx(client: TestClient):
@@ -172,11 +174,12 @@ def test_http_stream_is_ndjson_events(client: TestClient):
 
 
 def test_websocket_streams_and_reports_errors(client: TestClient):
-    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/v1/ws?token=wrong") as ws:
+    wrong = {"Authorization": "Bearer wrong"}
+    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(WS_URL, headers=wrong) as ws:
         ws.receive_json()
     assert refused.value.code == 1008
 
-    with client.websocket_connect("/v1/ws?token=s3cret") as ws:
+    with client.websocket_connect(WS_URL, headers=dict(AUTH)) as ws:
         ws.send_json({"type": "chat", "conversation_id": "ws", "message": "hello"})
         emotion = ws.receive_json()
         assert emotion["type"] == "emotion" and emotion["role"] == "user"
@@ -232,7 +235,7 @@ def slots_free_soon(service: ChatService, timeout_s: float = 10.0) -> bool:
 
 @pytest.fixture
 def live_server(service: ChatService) -> Iterator[str]:
-    with running_server(create_app(service, limits=LIMITS)) as address:
+    with running_server(create_app(service, limits=LIMITS, api_token=""), limits=LIMITS) as address:
         yield address
 
 
@@ -290,7 +293,7 @@ def test_http_stream_disconnect_cancels_and_frees_the_slot(
 
 
 def test_cancel_frame_stops_the_reply(client: TestClient, service: ChatService, finish_reasons: list[str]):
-    with client.websocket_connect("/v1/ws?token=s3cret") as ws:
+    with client.websocket_connect(WS_URL, headers=dict(AUTH)) as ws:
         ws.send_json(
             {"type": "chat", "message": "hi", "sampling": {"max_new_tokens": 100, "min_new_tokens": 100}}
         )

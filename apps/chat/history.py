@@ -8,12 +8,17 @@
   memory-attention path, so Rosie keeps a gist of what no longer fits her context.
 
 SQLite (stdlib, one file, WAL) suits a single desktop process and survives restarts; every call
-takes a lock, so the API's worker threads share one store safely.
+takes a lock, so the API's worker threads share one store safely. The files are the user's alone
+(0600, as SQLite gives the WAL and SHM files the database's mode); a file that is not a sound
+database is moved aside (``<name>.corrupt-<time>``, logged) and a fresh one started, instead of
+failing every request. Reading a conversation that does not exist creates nothing.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -24,6 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from labeling.chat_format import DEFAULT_SYSTEM_PROMPT, Turn
+
+log = logging.getLogger(__name__)
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -112,29 +120,69 @@ class ConversationStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.count_tokens = count_tokens
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            aside = self._move_aside()
+            log.error(
+                "%s is not a sound SQLite database (%s): moved aside to %s, starting an empty history",
+                self.path, exc, aside,
+            )
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        for suffix in ("", *SQLITE_SIDE_FILES):  # the user's conversations: the user's alone
+            path = self.path.with_name(self.path.name + suffix)
+            if suffix == "":
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            if path.exists():
+                path.chmod(0o600)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+            (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(verdict)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", *SQLITE_SIDE_FILES):
+            path = self.path.with_name(self.path.name + suffix)
+            if path.exists():
+                os.replace(path, aside.with_name(aside.name + suffix))
+        return aside
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     def conversation(self, conversation_id: str) -> Conversation:
-        """The conversation's settings, created with the default persona on first use."""
+        """The conversation's settings; the default persona for one that does not exist yet (which
+        stays not existing: only writes create a conversation)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT persona_id, system_prompt, session FROM conversations WHERE id = ?",
+                (conversation_id,),
+            ).fetchone()
+        if row is None:
+            return Conversation(conversation_id, 0, DEFAULT_SYSTEM_PROMPT, 0)
+        return Conversation(conversation_id, row[0], row[1], row[2])
+
+    def _create(self, conversation_id: str) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT OR IGNORE INTO conversations (id, system_prompt, created) VALUES (?, ?, ?)",
                 (conversation_id, DEFAULT_SYSTEM_PROMPT, time.time()),
             )
-            row = self._db.execute(
-                "SELECT persona_id, system_prompt, session FROM conversations WHERE id = ?",
-                (conversation_id,),
-            ).fetchone()
-        return Conversation(conversation_id, row[0], row[1], row[2])
 
     def set_persona(self, conversation_id: str, *, persona_id: int, system_prompt: str) -> Conversation:
-        self.conversation(conversation_id)
+        self._create(conversation_id)
         with self._lock:
             self._db.execute(
                 "UPDATE conversations SET persona_id = ?, system_prompt = ? WHERE id = ?",
@@ -150,6 +198,7 @@ class ConversationStore:
         self, conversation_id: str, turn: Turn, probabilities: dict[str, float] | None = None
     ) -> StoredTurn:
         """Record a turn in the conversation's current session."""
+        self._create(conversation_id)
         session = self.conversation(conversation_id).session
         n_tokens = self.count_tokens(turn)
         created = time.time()
@@ -194,6 +243,7 @@ class ConversationStore:
 
     def new_session(self, conversation_id: str) -> int:
         """Start a fresh session (the old turns stay on disk); returns the new session number."""
+        self._create(conversation_id)
         session = self.conversation(conversation_id).session + 1
         with self._lock:
             self._db.execute("UPDATE conversations SET session = ? WHERE id = ?", (session, conversation_id))

@@ -10,6 +10,7 @@ stops listening (a client disconnects) the generation is cancelled and its slot 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
@@ -52,6 +53,8 @@ class ChatService:
         self.store = store
         self.slots = slots or GenerationSlots()
         self.max_memories = max_memories
+        self._conversation_locks: dict[str, tuple[threading.Lock, int]] = {}  # lock, requests using it
+        self._locks_guard = threading.Lock()
         # Embedding dropped turns costs a forward pass, so they are memorized in chunks.
         self.memory_chunk_turns = memory_chunk_turns
 
@@ -111,6 +114,14 @@ class ChatService:
         """Record ``user_turn``, stream Rosie's reply, record it. Raises PromptTooLongError before
         recording anything when the message cannot fit, BusyError when no slot is free."""
         sampling = sampling or self.engine.default_sampling
+        with self._turn_of(conversation_id, cancel):
+            if cancel is not None and cancel.is_set():
+                return  # the client left while an earlier reply in this conversation ran
+            yield from self._stream_reply(conversation_id, user_turn, sampling, cancel)
+
+    def _stream_reply(
+        self, conversation_id: str, user_turn: Turn, sampling: SamplingConfig, cancel: threading.Event | None
+    ) -> Iterator[GenerationEvent]:
         prompt = self.prompt_with(conversation_id, user_turn, sampling)
         self.engine.check_fits(prompt.ids, sampling.max_new_tokens)
         self.slots.acquire()
@@ -134,6 +145,29 @@ class ChatService:
                 yield event
         finally:
             self.slots.release()
+
+    @contextlib.contextmanager
+    def _turn_of(self, conversation_id: str, cancel: threading.Event | None) -> Iterator[None]:
+        """One exchange at a time per conversation: a second message waits for the first reply, so
+        the history alternates user, rosie, user, rosie (and its prompt includes that reply)."""
+        with self._locks_guard:
+            lock, users = self._conversation_locks.get(conversation_id, (threading.Lock(), 0))
+            self._conversation_locks[conversation_id] = (lock, users + 1)
+        acquired = False
+        try:
+            while not (acquired := lock.acquire(timeout=0.05)):
+                if cancel is not None and cancel.is_set():
+                    break  # the caller sees the cancel and records nothing
+            yield
+        finally:
+            if acquired:
+                lock.release()
+            with self._locks_guard:
+                lock, users = self._conversation_locks[conversation_id]
+                if users == 1:
+                    del self._conversation_locks[conversation_id]
+                else:
+                    self._conversation_locks[conversation_id] = (lock, users - 1)
 
     def _record_reply(self, conversation_id: str, reply: Reply) -> None:
         # Her turn is recorded as produced (even blank), so the history keeps alternating; only a
@@ -195,7 +229,11 @@ class ChatService:
         sampling = self.engine.default_sampling.with_overrides(max_new_tokens=1, min_new_tokens=0)
         prompt = self.prompt_with(conversation_id, user_turn, sampling)
         ids = prompt.ids[:-1]  # up to the user's <|end|>, without the <|rosie|> generation prompt
-        return self.engine.read_emotion(ids, persona_id=prompt.persona_id, memory=prompt.memory)
+        self.slots.acquire()  # a forward pass like any generation: counted against the same slots
+        try:
+            return self.engine.read_emotion(ids, persona_id=prompt.persona_id, memory=prompt.memory)
+        finally:
+            self.slots.release()
 
     def last_emotion(self, conversation_id: str) -> StoredTurn | None:
         """Rosie's latest turn in the current session, if any."""

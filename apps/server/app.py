@@ -1,16 +1,20 @@
 """Rosie's local API for the desktop app: FastAPI over HTTP and a WebSocket for streaming.
 
-Security defaults: binds 127.0.0.1; when ``ROSIE_API_TOKEN`` is set every /v1 route wants
-``Authorization: Bearer <token>`` (the WebSocket also accepts ``?token=`` since browsers cannot set
-its headers); request bodies, messages and generation lengths are capped with clear 413/422
-errors; a full house answers 429. The OpenAPI spec is at /openapi.json (docs at /docs).
+Security defaults (``apps/server/security.py``): binds 127.0.0.1 (another address only with a
+token); every /v1 route wants ``Authorization: Bearer <token>``, a random token kept in a 0600 file
+unless ``ROSIE_API_TOKEN`` says otherwise (a browser's WebSocket sends it as its first frame, never
+in the URL, and the logs never show it); requests from another web page (``Origin``) or for another
+host name (``Host``, DNS rebinding) get 403. Request bodies, messages and generation lengths are
+capped with clear 413/422 errors (never a 500: bad numbers and text are refused by the request
+models); a full house answers 429; a request that does not arrive whole in time gets 408. The
+OpenAPI spec is at /openapi.json (docs at /docs).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
+import copy
 import json
 import secrets
 import threading
@@ -21,11 +25,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from apps.chat.service import ChatService, event_to_dict
 from apps.chat.slots import BusyError
+from apps.server.inbox import SocketInbox
+from apps.server.protocol import deadline_protocol
+from apps.server.security import LocalOnlyMiddleware, check_bind, configured_token
+from foundation.redaction import SecretRedactor
 from foundation.settings import Settings
 from labeling.chat_format import Turn
 from labeling.emotions import EMOTIONS
@@ -36,6 +45,19 @@ from model.sampling import SamplingConfig
 ERROR_STATUS = {PromptTooLongError: 413, BusyError: 429}
 STATIC_DIR = Path(__file__).parent / "static"
 CONVERSATION_ID = Field(default="default", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")
+URL_TOKEN = "send the token in the Authorization header or the first frame, never in the URL (it is logged)"
+
+
+def _unicode(text: str) -> str:
+    """Refuse a lone surrogate (``\\ud800``): JSON can carry it, but it is no character."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not Unicode text: a lone surrogate at character {exc.start}") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
 
 
 @dataclass(frozen=True)
@@ -45,36 +67,41 @@ class Limits:
     max_body_bytes: int = 16_384
     max_message_chars: int = 2_000
     max_new_tokens: int = 256
+    max_queued_frames: int = 4  # WebSocket requests waiting behind the running reply
+    request_timeout_s: float = 10.0  # a request's headers and body must arrive within this
+    auth_timeout_s: float = 10.0  # a browser's WebSocket must send its token frame within this
 
 
 class SamplingParams(BaseModel):
     """Per-request overrides of the server's sampling defaults (omitted fields keep the default)."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     temperature: float | None = Field(default=None, ge=0.0, le=5.0)
-    top_k: int | None = Field(default=None, ge=0)
+    top_k: int | None = Field(default=None, ge=0, le=2**31 - 1)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     repetition_penalty: float | None = Field(default=None, gt=0.0, le=5.0)
-    max_new_tokens: int | None = Field(default=None, ge=1)
-    min_new_tokens: int | None = Field(default=None, ge=0)
-    seed: int | None = None
+    max_new_tokens: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    min_new_tokens: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    seed: int | None = Field(default=None, ge=0, lt=2**63, description="torch seeds are 64-bit")
 
 
 class ChatRequest(BaseModel):
     conversation_id: str = CONVERSATION_ID
-    message: str = Field(min_length=1, description="what the user says")
+    message: Text = Field(min_length=1, description="what the user says")
     sampling: SamplingParams | None = None
 
 
 class ActionRequest(BaseModel):
     conversation_id: str = CONVERSATION_ID
     action: Literal[ACTIONS]  # type: ignore[valid-type]
-    text: str = Field(default="", description="optional words with the action")
+    text: Text = Field(default="", description="optional words with the action")
     sampling: SamplingParams | None = None
 
 
 class EmotionRequest(BaseModel):
     conversation_id: str = CONVERSATION_ID
-    message: str = Field(min_length=1)
+    message: Text = Field(min_length=1)
 
 
 class Emotion(BaseModel):
@@ -112,8 +139,10 @@ class TurnResponse(BaseModel):
 
 
 class PersonaRequest(BaseModel):
-    persona_id: int = Field(default=0, ge=0, description="0 is Rosie; the model has n_personas embeddings")
-    system_prompt: str = Field(min_length=1, description="the persona part, always kept in the context")
+    persona_id: int = Field(
+        default=0, ge=0, le=2**31 - 1, description="0 is Rosie; the model has n_personas embeddings"
+    )
+    system_prompt: Text = Field(min_length=1, description="the persona part, always kept in the context")
 
 
 class HistoryResponse(BaseModel):
@@ -125,13 +154,14 @@ class HistoryResponse(BaseModel):
 
 
 class WebSocketRequest(BaseModel):
-    """One WebSocket frame from the client: a chat message, an action, or a cancel."""
+    """One WebSocket frame from the client: a chat message, an action, a cancel, or the token."""
 
-    type: Literal["chat", "action", "cancel"]
+    type: Literal["chat", "action", "cancel", "auth"]
     conversation_id: str = CONVERSATION_ID
-    message: str = ""
+    message: Text = ""
     action: Literal[ACTIONS] | None = None  # type: ignore[valid-type]
     sampling: SamplingParams | None = None
+    token: str | None = Field(default=None, description="with type auth: the API token")
 
 
 class RequestError(Exception):
@@ -144,25 +174,27 @@ class RequestError(Exception):
 def create_app(
     service: ChatService, *, limits: Limits | None = None, api_token: str | None = None
 ) -> FastAPI:
-    """The API over ``service``; ``api_token`` defaults to ``ROSIE_API_TOKEN`` (unset: no auth)."""
+    """The API over ``service``. ``api_token`` defaults to ``ROSIE_API_TOKEN``, or the token kept in
+    ``ROSIE_API_TOKEN_FILE`` (generated on first use); "" turns auth off (an in-process server)."""
     limits = limits or Limits()
-    if api_token is None:
-        configured = Settings.from_env().api_token
-        api_token = configured.get_secret_value() if configured else None
-    # "" disables auth explicitly (e.g. an in-process server) even when ROSIE_API_TOKEN is set
-    token = api_token or None
+    settings = Settings.from_env()
+    token = configured_token(settings) if api_token is None else (api_token or None)
     app = FastAPI(
         title="Rosie local API",
         version="1.0",
         description="Chat with Rosie, send user actions, read history and emotion. Stream over /v1/ws.",
     )
+    app.state.token = token  # what serve() redacts from the logs
 
     def token_ok(presented: str | None) -> bool:
         return token is None or (presented is not None and secrets.compare_digest(presented, token))
 
+    def bearer(headers) -> str | None:
+        header = headers.get("authorization", "")
+        return header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
+
     def require_token(request: Request) -> None:
-        header = request.headers.get("authorization", "")
-        if not token_ok(header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None):
+        if not token_ok(bearer(request.headers)):
             raise HTTPException(
                 401, "missing or wrong bearer token (see ROSIE_API_TOKEN)", {"WWW-Authenticate": "Bearer"}
             )
@@ -183,6 +215,12 @@ def create_app(
                     return _too_large(len(body), limits.max_body_bytes)
             request._body = body  # starlette re-reads the buffered body downstream
         return await call_next(request)
+
+    app.add_middleware(  # added last, so it runs first: a foreign page or host gets nothing else
+        LocalOnlyMiddleware,  # type: ignore[arg-type]
+        allowed_hosts=settings.api_allowed_hosts,
+        allowed_origins=settings.api_allowed_origins,
+    )
 
     def sampling_for(params: SamplingParams | None) -> SamplingConfig:
         overrides = params.model_dump() if params else {}
@@ -211,6 +249,12 @@ def create_app(
     @app.exception_handler(RequestError)
     async def request_error(_: Request, exc: RequestError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, and NaN or a lone surrogate in it made that a 500.
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(PromptTooLongError)
     async def prompt_too_long(_: Request, exc: PromptTooLongError) -> JSONResponse:
@@ -339,41 +383,38 @@ def create_app(
         """Send ``{"type": "chat", "message": ...}`` or ``{"type": "action", "action": "drag"}``;
         receive an ``emotion`` frame for the message (``role: user``), ``token``... frames, an
         ``emotion`` frame for her reply (``role: rosie``) and ``done`` (or ``error`` with a status).
-        ``{"type": "cancel"}`` or closing the socket stops the running generation."""
-        presented = websocket.query_params.get("token")
-        header = websocket.headers.get("authorization", "")
-        if header.startswith("Bearer "):
-            presented = header.removeprefix("Bearer ").strip()
-        if not token_ok(presented):
-            await websocket.close(code=1008, reason="missing or wrong token")
-            return
+        ``{"type": "cancel"}`` or closing the socket stops the running generation. The token comes
+        in the ``Authorization`` header, or (browsers cannot set it) as the first frame,
+        ``{"type": "auth", "token": ...}``, answered ``{"type": "authenticated"}``."""
         await websocket.accept()
-        # One reader per socket feeds an inbox, so a frame that arrives mid-reply (a cancel, the
-        # next message) is never lost and a disconnect is noticed at the next token.
-        inbox: asyncio.Queue[str | None] = asyncio.Queue()
-
-        async def read() -> None:
-            try:
-                while True:
-                    await inbox.put(await websocket.receive_text())
-            except WebSocketDisconnect:
-                await inbox.put(None)
-
-        reader = asyncio.create_task(read())
-        deferred: collections.deque[str] = collections.deque()
+        if "token" in websocket.query_params:
+            await websocket.close(code=1008, reason=URL_TOKEN)
+            return
+        if not token_ok(bearer(websocket.headers)) and not await _first_frame_authenticates(websocket):
+            await websocket.close(code=1008, reason="missing or wrong token: send it in the first frame")
+            return
+        # One reader per socket feeds a bounded inbox, so a frame that arrives mid-reply (a cancel,
+        # the next message) is never lost and a disconnect is noticed at the next token.
         try:
-            while (frame := deferred.popleft() if deferred else await inbox.get()) is not None:
-                if not await _serve_frame(websocket, frame, inbox, deferred):
-                    break
+            async with SocketInbox(websocket, limits.max_queued_frames) as inbox:
+                while (frame := await inbox.next_frame()) is not None:
+                    await _serve_frame(websocket, frame, inbox)
         except WebSocketDisconnect:
             pass  # gone while we were sending; the generation was already cancelled
-        finally:
-            reader.cancel()
 
-    async def _serve_frame(
-        websocket: WebSocket, frame: str, inbox: asyncio.Queue[str | None], deferred: collections.deque[str]
-    ) -> bool:
-        """Answer one client frame; False when the client disconnected meanwhile."""
+    async def _first_frame_authenticates(websocket: WebSocket) -> bool:
+        try:
+            frame = await asyncio.wait_for(websocket.receive_text(), limits.auth_timeout_s)
+            request = WebSocketRequest.model_validate_json(frame)
+        except (TimeoutError, ValidationError, KeyError, WebSocketDisconnect):  # KeyError: a binary frame
+            return False
+        if request.type != "auth" or not token_ok(request.token):
+            return False
+        await websocket.send_json({"type": "authenticated"})
+        return True
+
+    async def _serve_frame(websocket: WebSocket, frame: str, inbox: SocketInbox) -> None:
+        """Answer one client frame."""
         try:
             if len(frame.encode()) > limits.max_body_bytes:
                 raise RequestError(
@@ -382,36 +423,34 @@ def create_app(
             try:
                 request = WebSocketRequest.model_validate_json(frame)
             except ValidationError as exc:
-                raise RequestError(422, f"bad request frame: {exc.errors()[0]['msg']}") from exc
-            if request.type == "cancel":
-                return True  # nothing running
+                error = exc.errors()[0]
+                where = ".".join(str(part) for part in error["loc"])
+                raise RequestError(422, f"bad request frame: {where}: {error['msg']}") from exc
+            if request.type == "auth":
+                if not token_ok(request.token):
+                    raise RequestError(401, "wrong token")
+                await websocket.send_json({"type": "authenticated"})
+                return
             turn = user_turn(request.message, request.action if request.type == "action" else None)
             events = service.astream(request.conversation_id, turn, sampling_for(request.sampling))
-            async with contextlib.aclosing(events):  # leaving early cancels the generation
-                async for event in events:
-                    while not inbox.empty():
-                        incoming = inbox.get_nowait()
-                        if incoming is None:
-                            return False
-                        if _is_cancel(incoming):
+            inbox.cancel.clear()
+            inbox.replying = True
+            try:
+                async with contextlib.aclosing(events):  # leaving early cancels the generation
+                    async for event in events:
+                        if inbox.disconnected:
+                            return
+                        if inbox.cancel.is_set():
                             await websocket.send_json({"type": "cancelled"})
-                            return True
-                        deferred.append(incoming)  # the next message waits for this reply
-                    await websocket.send_json(event_to_dict(event))
-            return True
+                            return
+                        await websocket.send_json(event_to_dict(event))
+            finally:
+                inbox.replying = False
         except (RequestError, PromptTooLongError, BusyError) as exc:
             status = exc.status if isinstance(exc, RequestError) else ERROR_STATUS[type(exc)]
             await websocket.send_json({"type": "error", "status": status, "detail": str(exc)})
-            return True
 
     return app
-
-
-def _is_cancel(frame: str) -> bool:
-    try:
-        return json.loads(frame).get("type") == "cancel"
-    except (ValueError, AttributeError):
-        return False
 
 
 def _too_large(size: int, limit: int) -> JSONResponse:
@@ -420,15 +459,39 @@ def _too_large(size: int, limit: int) -> JSONResponse:
     )
 
 
+def uvicorn_config(app: FastAPI, host: str, port: int, limits: Limits, log_level: str):
+    """uvicorn's config for ``app``: the request deadline, a WebSocket frame cap, and the token (and
+    any ``?token=``) redacted from every log line uvicorn writes, access log included."""
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["filters"] = {"redact": {"()": SecretRedactor, "secrets": [app.state.token or ""]}}
+    for handler in log_config["handlers"].values():
+        handler["filters"] = ["redact"]
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=log_config,
+        http=deadline_protocol(limits.request_timeout_s),
+        # The protocol layer drops WebSocket frames far beyond the request limit before they are buffered.
+        ws_max_size=max(4 * limits.max_body_bytes, 65_536),
+    )
+
+
 @contextlib.contextmanager
-def running_server(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def running_server(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None
+) -> Iterator[str]:
     """Run ``app`` on uvicorn in a background thread; yields ``host:port`` (port 0: a free one).
 
     For the load test, the browser test and embedding the API in another process.
     """
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn_config(app, host, port, limits or Limits(), "warning"))
     thread = threading.Thread(target=server.run, name="rosie-api", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -447,12 +510,10 @@ def running_server(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iter
 def serve(
     service: ChatService, *, host: str = "127.0.0.1", port: int = 8765, limits: Limits | None = None
 ) -> None:
-    """Run the API with uvicorn (blocking)."""
+    """Run the API with uvicorn (blocking); refuses an address beyond loopback without a token."""
     import uvicorn
 
     limits = limits or Limits()
-    # The protocol layer drops WebSocket frames far beyond the request limit before they are buffered.
-    ws_max_size = max(4 * limits.max_body_bytes, 65_536)
-    uvicorn.run(
-        create_app(service, limits=limits), host=host, port=port, log_level="info", ws_max_size=ws_max_size
-    )
+    app = create_app(service, limits=limits)
+    check_bind(host, app.state.token)
+    uvicorn.Server(uvicorn_config(app, host, port, limits, "info")).run()
