@@ -24,14 +24,16 @@ class SecretRedactor(logging.Filter):
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
-    def redact(self, text: str) -> str:
+    def redact(self, text: str, urls: bool = True) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
-        return _TOKEN_IN_URL.sub(rf"\1{REDACTED}", text)
+        return _TOKEN_IN_URL.sub(rf"\1{REDACTED}", text) if urls else text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and all(isinstance(a, str | int | float) for a in record.args):
-            record.msg = self.redact(str(record.msg))
+            # Argument by argument, so formatters that read them (uvicorn's access log) still can; the
+            # template keeps its placeholders (``?token=%s``): URL parameters are redacted in values.
+            record.msg = self.redact(str(record.msg), urls=not record.args)
             record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in record.args)
         else:  # arguments of any other type are formatted here, so their text can be checked
             record.msg, record.args = self.redact(record.getMessage()), None

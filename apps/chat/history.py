@@ -131,8 +131,8 @@ class ConversationStore:
             self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        for suffix in ("", *SQLITE_SIDE_FILES):  # the user's conversations: the user's alone
-            path = self.path.with_name(self.path.name + suffix)
+        for suffix in ("", *SQLITE_SIDE_FILES) if str(self.path) != ":memory:" else ():
+            path = self.path.with_name(self.path.name + suffix)  # the user's conversations: theirs alone
             if suffix == "":
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             if path.exists():

@@ -1,11 +1,15 @@
 """Rosie on Discord (discord.py): she answers when mentioned or in DMs.
 
 - History per channel: each channel (or DM) is its own conversation, ``discord:<channel id>``.
-- The typing indicator shows while she generates; replies over 2,000 characters are split.
+- The typing indicator shows while she generates; replies over 2,000 characters are split at a
+  line or word break (never leaving an emoji alone, never inside an emoji sequence).
+- Her words can ping no one: every message goes out with ``AllowedMentions.none()``, so a reply
+  that says @everyone, @here, a role or a user stays plain text.
 - A reply starts with her emotion's emoji and ends with a small line naming both emotions: the
   message's (as the head read it) and hers.
-- Each user gets a token bucket (a burst, then one message every few seconds).
-- The token comes from ``DISCORD_TOKEN`` only (read by the settings) and is scrubbed from every log record.
+- Each user gets a cooldown (discord.py's own ``CooldownMapping``): a few messages per window.
+- The token comes from ``DISCORD_TOKEN`` only (read by the settings) and is redacted from every log
+  record, tracebacks included (``foundation.redaction``).
 - A bare mention with no words is a poke.
 """
 
@@ -13,13 +17,14 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from dataclasses import dataclass, field
+import unicodedata
 
 import discord
+from discord.ext import commands
 
 from apps.chat.service import ChatService
 from apps.chat.slots import BusyError
+from foundation.redaction import redact_handlers
 from foundation.settings import Settings
 from labeling.chat_format import Turn
 from labeling.emotions import EMOTIONS
@@ -33,24 +38,9 @@ DISCORD_MESSAGE_LIMIT = 2000
 EMOTION_EMOJI = dict(zip(EMOTIONS, ("🙂", "😊", "😢", "😮", "😠", "😨", "🤢", "🤔", "🤩", "🥰"), strict=True))
 
 
-@dataclass
-class RateLimiter:
-    """Token bucket per user: ``burst`` messages at once, then one every ``refill_s`` seconds."""
-
-    burst: int = 3
-    refill_s: float = 10.0
-    _buckets: dict[int, tuple[float, float]] = field(default_factory=dict)
-
-    def allow(self, user_id: int, now: float | None = None) -> tuple[bool, float]:
-        """Whether this user may be answered now, and if not, how many seconds until they may."""
-        now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.get(user_id, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) / self.refill_s)
-        if tokens >= 1.0:
-            self._buckets[user_id] = (tokens - 1.0, now)
-            return True, 0.0
-        self._buckets[user_id] = (tokens, now)
-        return False, (1.0 - tokens) * self.refill_s
+def user_cooldown(rate: int = 3, per_s: float = 30.0) -> commands.CooldownMapping:
+    """``rate`` messages per ``per_s`` seconds for each user, with discord.py's cooldown buckets."""
+    return commands.CooldownMapping.from_cooldown(rate, per_s, commands.BucketType.user)
 
 
 def reply_message(reply: Reply) -> str:
@@ -60,31 +50,36 @@ def reply_message(reply: Reply) -> str:
 
 
 def split_message(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
-    """Split ``text`` into chunks of at most ``limit`` characters, at a newline or space if possible."""
+    """Split ``text`` into chunks of at most ``limit`` characters, each ending at a line break, else a
+    space, in the second half of its window; a word longer than that is cut, but never inside a
+    grapheme (an emoji sequence, a letter and its accents). So no chunk is a lone emoji or blank."""
     chunks: list[str] = []
+    text = text.strip()
     while len(text) > limit:
-        cut = max(text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
-        if cut <= 0:
-            cut = limit  # one unbroken word longer than the limit
-        chunks.append(text[:cut])
-        text = text[cut:].lstrip("\n ")
+        window = text[: limit + 1]  # a break right after the limit still ends a full chunk
+        cut = window.rfind("\n")
+        if cut < limit // 2:
+            cut = window.rfind(" ")
+        if cut < limit // 2:
+            cut = _grapheme_start(text, limit)
+        chunks.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
     if text:
         chunks.append(text)
     return chunks
 
 
-class TokenRedactor(logging.Filter):
-    """Replaces the bot token wherever it would appear in a log record."""
-
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "[DISCORD_TOKEN]"), None
-        return True
+def _grapheme_start(text: str, index: int) -> int:
+    """The nearest index at or before ``index`` that starts a grapheme."""
+    joiners = ("\u200d", "\ufe0f", "\ufe0e")  # zero-width joiner, emoji/text presentation selectors
+    while index > 1 and (
+        text[index] in joiners
+        or text[index - 1] == "\u200d"
+        or unicodedata.combining(text[index])
+        or "\U0001f3fb" <= text[index] <= "\U0001f3ff"  # skin tone modifiers
+    ):
+        index -= 1
+    return index
 
 
 class RosieBot(discord.Client):
@@ -94,15 +89,15 @@ class RosieBot(discord.Client):
         self,
         service: ChatService,
         *,
-        rate_limiter: RateLimiter | None = None,
+        cooldown: commands.CooldownMapping | None = None,
         sampling: SamplingConfig | None = None,
         max_message_chars: int = 1500,
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # needed to read what people say to her
-        super().__init__(intents=intents)
+        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
         self.service = service
-        self.rate_limiter = rate_limiter or RateLimiter()
+        self.cooldown = cooldown or user_cooldown()
         self.sampling = sampling
         self.max_message_chars = max_message_chars
 
@@ -124,8 +119,8 @@ class RosieBot(discord.Client):
         text = self._addressed_text(message)
         if text is None:
             return
-        allowed, retry_after = self.rate_limiter.allow(message.author.id)
-        if not allowed:
+        retry_after = self.cooldown.get_bucket(message).update_rate_limit()
+        if retry_after:
             await message.reply(f"Phew, slow down! Ask me again in {retry_after:.0f}s.", mention_author=False)
             return
         if len(text) > self.max_message_chars:
@@ -162,8 +157,6 @@ def run_bot(service: ChatService) -> int:
             "enable the Message Content intent, and export its token as DISCORD_TOKEN"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redactor = TokenRedactor(secret)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redactor)
+    redact_handlers([secret])
     RosieBot(service).run(secret, log_handler=None)  # keep our (redacting) logging setup
     return 0
