@@ -108,8 +108,17 @@ def ingest_file(settings: Settings, source_file: str, previous: IngestResult | N
 
     ``previous`` is the file's last result (``ingest_stats``): when the input's sha256 and reader
     are the same and the shard is still there, the file is not read again and ``previous`` comes
-    back marked ``reused``, so a daily refresh only reads new and changed files.
+    back marked ``reused``, so a daily refresh only reads new and changed files. A bad record never
+    raises (it is quarantined); an error about the file itself (unreadable, gone) names it.
     """
+    try:
+        return _ingest_file(settings, source_file, previous)
+    except Exception as exc:
+        exc.add_note(f"while ingesting {source_file} from the data root {settings.data_root}")
+        raise
+
+
+def _ingest_file(settings: Settings, source_file: str, previous: IngestResult | None) -> IngestResult:
     reader = reader_for(source_file)
     if reader is None:
         raise ValueError(

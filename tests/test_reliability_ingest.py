@@ -133,6 +133,13 @@ def test_fuzz_every_json_reader_yields_storable_rows_or_reasons(record):
                 pa.Table.from_pylist([row], schema=DOCUMENT_SCHEMA)
 
 
+def test_an_error_about_the_file_itself_names_it(damaged_root):
+    (damaged_root / "web" / "folder.jsonl").mkdir(parents=True)  # unreadable as a file
+    with pytest.raises(OSError) as failed:
+        ingest("web/folder.jsonl")
+    assert "while ingesting web/folder.jsonl" in "\n".join(failed.value.__notes__)
+
+
 # --- WARC: lying lengths and damaged headers -----------------------------------------------------------
 
 
