@@ -138,6 +138,7 @@ def emotion_baseline(context: AssetExecutionContext, storage: StorageResource) -
     return MaterializeResult(
         metadata={
             **{k: figures[k] for k in ("macro_f1", "accuracy", "per_class_f1", "majority_class_macro_f1")},
+            "per_source": MetadataValue.json(figures["per_source"]),
             **{k: figures[k] for k in ("n_train", "n_test", "fit_seconds")},
             "path": str(path),
         }

@@ -1,31 +1,76 @@
 """Evaluation group: ``model_eval`` scores ``final.pth`` on the held-out test splits.
 
 - perplexity on held-out chat (the personality test split, Rosie's turns only);
-- emotion macro-F1 on the emotion test split's gold labels, beside the datasets' TF-IDF baseline
-  (``datasets/emotion/baseline.json``), read at each ``<|rosie|>`` position as the engine reads it;
-- a handful of sample replies through the inference engine, and how many came out empty.
+- the emotion head beside the datasets' TF-IDF baseline (``datasets/emotion/baseline.json``) on the
+  same gold test rows, for the mix and per source, the head read at each labelled turn's
+  ``<|end|>`` as the engine reads it;
+- replies to personality test prompts through the inference engine: the share that is well formed
+  (``model/reply_quality.py``), with examples showing both emotions.
 """
 
 import json
 import math
 
+import pyarrow.parquet as pq
 import torch
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from foundation.atomic import write_text_atomic
+from labeling.datasets import personality_conversations
 from labeling.special_tokens import PAD
-from model.evaluate import emotion_scores, lm_loss, sample_replies
+from model.evaluate import (
+    compared_rows,
+    emotion_comparison,
+    emotion_predictions,
+    held_out_prompts,
+    lm_loss,
+    reply_quality,
+)
+from model.reply_quality import Reference
 from model.shards import TokenShard
 from model.weights import load_model
 from pipelines.resources import StorageResource
 
 EVAL_BATCH_SIZE = 32
+REPLY_PROMPTS = 96  # personality test prompts answered (a share over 96 is within ~±6 points)
+SHOWN_REPLIES = 10
+# Gold test rows scored per source (head and baseline on the same ones): the first 1,000 of each
+# (rows are in text-hash order). All 9,000 cost several minutes on 2 cores; 1,000 keep a source's
+# macro-F1 within about ±0.03.
+ROWS_PER_SOURCE = 1_000
+
+
+def _emotion_table(comparison: dict[str, dict]) -> str:
+    head, baseline = comparison["head"], comparison.get("baseline", {})
+    rows = ["| source | rows | head macro-F1 | baseline macro-F1 | head accuracy | baseline accuracy |"]
+    rows.append("|---|---|---|---|---|---|")
+    for source, scores in head.items():
+        peer = baseline.get(source, {})
+        rows.append(
+            f"| {source} | {scores['n']} | {scores['macro_f1']} | {peer.get('macro_f1', '-')} "
+            f"| {scores['accuracy']} | {peer.get('accuracy', '-')} |"
+        )
+    return "\n".join(rows)
 
 
 def _replies_table(replies: list[dict]) -> str:
-    rows = ["| prompt | emotion | reply |", "|---|---|---|"]
-    rows += [f"| {r['prompt']} | {r['emotion']} | {r['reply'] or '*(empty)*'} |" for r in replies]
-    return "\n".join(rows).replace("\n\n", "\n")
+    rows = ["| prompt | you | Rosie | her reply | well formed |", "|---|---|---|---|---|"]
+    for r in replies:
+        verdict = "yes" if not r["problems"] else ", ".join(r["problems"])
+        text = (r["reply"] or "*(empty)*").replace("|", "\\|").replace("\n", " ")
+        rows.append(f"| {r['prompt']} | {r['user_emotion']} | {r['emotion']} | {text} | {verdict} |")
+    return "\n".join(rows)
+
+
+def _reference(storage: StorageResource) -> Reference:
+    """What Rosie was trained on: the pretraining corpus and the personality train split."""
+    texts = [
+        text
+        for path in sorted(storage.settings.layout.pretrain_dir.glob("*.parquet"))
+        for text in pq.read_table(path, columns=["text"]).column("text").to_pylist()
+    ]
+    texts += [t.text for turns in personality_conversations(storage.settings, "train") for t in turns]
+    return Reference.from_texts(texts)
 
 
 @asset(
@@ -36,7 +81,8 @@ def _replies_table(replies: list[dict]) -> str:
         AssetKey("emotion_tokens"),
         AssetKey("emotion_baseline"),
     ],
-    description="Test-split perplexity, emotion macro-F1 vs the TF-IDF baseline, sample replies of final.pth",
+    description="Test-split perplexity, emotion macro-F1 per source beside the TF-IDF baseline, "
+    "well-formed replies to held-out prompts",
 )
 def model_eval(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
     settings = storage.settings
@@ -45,42 +91,47 @@ def model_eval(context: AssetExecutionContext, storage: StorageResource) -> Mate
     device = torch.device("cpu")
     chat = TokenShard(settings.layout.tokens_dir("personality") / "test")
     loss = lm_loss(model, chat, config.block_size, EVAL_BATCH_SIZE, pad_id, device)
-    emotion = TokenShard(settings.layout.tokens_dir("emotion") / "test")
-    every = emotion_scores(model, emotion, config.block_size, EVAL_BATCH_SIZE, pad_id, device)
-    gold = every.pop("gold")
     baseline_file = settings.layout.baseline_path
     baseline = json.loads(baseline_file.read_text()) if baseline_file.exists() else None
-    replies = sample_replies(model, tokenizer)
-    empty = sum(not r["reply"] for r in replies)
+    emotion = TokenShard(settings.layout.tokens_dir("emotion") / "test")
+    baseline_predictions = baseline["predictions"] if baseline else None
+    rows = compared_rows(emotion, baseline_predictions, ROWS_PER_SOURCE)
+    predictions = emotion_predictions(
+        model, emotion, config.block_size, EVAL_BATCH_SIZE, pad_id, device, documents=rows
+    )
+    comparison = emotion_comparison(emotion, predictions, baseline_predictions)
+    prompts = held_out_prompts(personality_conversations(settings, "test"), REPLY_PROMPTS)
+    replies = reply_quality(model, tokenizer, prompts, _reference(storage))
+    head = comparison["head"]
     figures = {
         "chat_test_loss": loss,
         "chat_test_perplexity": math.exp(loss) if loss is not None else None,
-        "emotion_test_gold": gold,
-        "emotion_test_all_labels": every,
-        "baseline_macro_f1": baseline["macro_f1"] if baseline else None,
-        "sample_replies": replies,
-        "empty_reply_rate": empty / len(replies),
+        "emotion_test_gold": comparison,
+        "well_formed_reply_share": replies["well_formed_share"],
+        "empty_reply_share": replies["empty_share"],
+        "reply_problems": replies["problems"],
+        "replies": replies["replies"],
     }
-    report = write_text_atomic(
-        json.dumps(figures, indent=2), settings.layout.evaluation_report
-    )
-    if empty:
-        context.log.warning(
-            f"{empty}/{len(replies)} sample replies are empty: the model ends its turn at once"
-        )
+    report = write_text_atomic(json.dumps(figures, indent=2), settings.layout.evaluation_report)
+    context.log.info(f"emotion head vs baseline on the same test rows:\n{_emotion_table(comparison)}")
+    if replies["empty_share"]:
+        context.log.warning(f"{replies['empty_share']:.0%} of the replies are empty: the model stops at once")
+    goemotions = head.get("goemotions", {})
+    peer = comparison.get("baseline", {})
     metadata = {
         "chat_test_perplexity": round(figures["chat_test_perplexity"], 3) if loss is not None else None,
-        "emotion_macro_f1": gold["macro_f1"],
-        "emotion_accuracy": gold["accuracy"],
-        "emotion_gold_examples": gold["n"],
-        "emotion_macro_f1_all_labels": every["macro_f1"],
-        "baseline_macro_f1": figures["baseline_macro_f1"],
-        "macro_f1_vs_baseline": round(gold["macro_f1"] / baseline["macro_f1"], 3)
-        if baseline and baseline["macro_f1"]
-        else None,
-        "per_class_f1": MetadataValue.json(gold["per_class_f1"]),
-        "sample_replies": MetadataValue.md(_replies_table(replies)),
-        "empty_reply_rate": figures["empty_reply_rate"],
+        "emotion_macro_f1": head["all"]["macro_f1"],
+        "emotion_accuracy": head["all"]["accuracy"],
+        "emotion_gold_examples": head["all"]["n"],
+        "emotion_macro_f1_goemotions": goemotions.get("macro_f1"),
+        "baseline_macro_f1": peer.get("all", {}).get("macro_f1"),
+        "baseline_macro_f1_goemotions": peer.get("goemotions", {}).get("macro_f1"),
+        "emotion_by_source": MetadataValue.md(_emotion_table(comparison)),
+        "per_class_f1": MetadataValue.json(head["all"]["per_class_f1"]),
+        "well_formed_reply_share": replies["well_formed_share"],
+        "empty_reply_share": replies["empty_share"],
+        "reply_problems": MetadataValue.json(replies["problems"]),
+        "replies": MetadataValue.md(_replies_table(replies["replies"][:SHOWN_REPLIES])),
         "report": MetadataValue.path(str(report)),
     }
     return MaterializeResult(metadata={k: v for k, v in metadata.items() if v is not None})

@@ -55,6 +55,12 @@ def test_emotion_baseline_asset_writes_figures_for_model_eval(settings):
     assert set(figures["per_class_f1"]) == set(EMOTIONS)
     assert 0.3 < figures["macro_f1"] < 1.0
     assert figures["macro_f1"] > 3 * figures["majority_class_macro_f1"]
+    sources = {"goemotions", "dailydialog", "empatheticdialogues", "isear", "topical_chat"}
+    assert set(figures["per_source"]) == {"all", *sources}  # gold test rows come from these
+    assert figures["per_source"]["all"]["macro_f1"] == figures["macro_f1"]
+    assert sum(figures["per_source"][s]["n"] for s in sources) == figures["n_test"]
+    assert len(figures["predictions"]) == figures["n_test"]
+    assert set(figures["predictions"].values()) <= set(EMOTIONS)
 
 
 @pytest.mark.slow

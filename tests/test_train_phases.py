@@ -9,7 +9,7 @@ import pytest
 import torch
 from dagster import DagsterInstance, materialize
 
-from assets.evaluation import model_eval
+from assets.evaluation import REPLY_PROMPTS, model_eval
 from foundation.atomic import write_text_atomic
 from foundation.settings import Settings
 from labeling.baseline import train_and_score
@@ -121,11 +121,20 @@ def test_model_eval_reports_test_metrics_beside_the_baseline(trained):
     metadata = result.asset_materializations_for_node("model_eval")[0].metadata
     assert metadata["chat_test_perplexity"].value > 1
     assert 0 <= metadata["emotion_macro_f1"].value <= 1
-    assert metadata["baseline_macro_f1"].value == baseline["macro_f1"]
-    assert metadata["emotion_gold_examples"].value == sum(
-        1 for r in splits["test"].to_pylist() if r["label_source"] == "gold"
-    ), "one prediction per gold test row, read at its <|rosie|> position"
-    assert "| prompt | emotion | reply |" in metadata["sample_replies"].value
+    gold = [r for r in splits["test"].to_pylist() if r["label_source"] == "gold"]
+    assert metadata["emotion_gold_examples"].value == len(gold), "one prediction per gold test row"
     report = json.loads((settings.layout.evaluation_report).read_text())
-    assert len(report["sample_replies"]) == 6
-    assert all(r["emotion"] for r in report["sample_replies"])
+    comparison = report["emotion_test_gold"]
+    # the baseline's figures here are its own predictions, rescored on the rows the head read
+    assert comparison["baseline"]["all"]["macro_f1"] == baseline["macro_f1"]
+    assert metadata["baseline_macro_f1"].value == baseline["macro_f1"]
+    for source in ("goemotions", "dialogue"):
+        n = sum(r["source"] == source for r in gold)
+        assert comparison["head"][source]["n"] == comparison["baseline"][source]["n"] == n > 0
+    assert "| goemotions |" in metadata["emotion_by_source"].value
+    replies = report["replies"]
+    prompts = pq.read_table(settings.layout.split_path("personality", "test")).num_rows
+    assert len(replies) == min(REPLY_PROMPTS, prompts)
+    assert all(r["emotion"] and r["user_emotion"] and r["prompt"] for r in replies)
+    assert report["well_formed_reply_share"] == sum(not r["problems"] for r in replies) / len(replies)
+    assert "| prompt | you | Rosie | her reply | well formed |" in metadata["replies"].value

@@ -85,16 +85,20 @@ def emotion_rows(data_root: Path, limit: int = 400) -> list[dict]:
             continue
         label = EKMAN_TO_ROSIE[labels[int(ids)]]
         i = len(rows)
+        context = previous if i % 3 else None  # every split gets both kinds
         rows.append(
             {
+                "example_id": f"row{i}",
                 "text": text,
                 "label": label,
                 "label_source": "gold" if i % 4 else "weak",
-                "source": "goemotions",
+                # two sources, so figures per source have something to tell apart
+                "source": "dialogue" if context else "goemotions",
                 "source_label": labels[int(ids)],
                 "licence": "CC-BY-4.0",
                 "split": _split(i),
-                "context": previous if i % 3 else None,  # every split gets both kinds
+                "source_item": f"goemotions:{i}",
+                "context": context,
             }
         )
         previous = text
