@@ -12,6 +12,7 @@ script again. A script that calls ``run_clean``/``run_dedup`` at top level, with
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -30,6 +31,7 @@ MAIN_GUARD_ERROR = (
     "(ROSIE_CLEAN_WORKERS > 1) re-import the main script, so put the call under "
     '`if __name__ == "__main__":` (or run with ROSIE_CLEAN_WORKERS=1)'
 )
+PROBE_ENV = "ROSIE_DEDUP_WORKER_PROBE"
 _workers_can_start = False
 
 
@@ -95,9 +97,11 @@ def _main_script() -> str:
     return getattr(main, "__file__", None) or "the main script"
 
 
-def _importing_main_in_worker() -> bool:
-    """True inside a worker process that is re-importing the caller's main script."""
-    return getattr(sys.modules.get("__main__"), "__name__", None) == "__mp_main__"
+def _importing_main_in_probe() -> bool:
+    """True inside the probe's worker while it re-imports the caller's main script. Not every
+    ``__mp_main__`` is one: Dagster runs each step in a process it starts the same way."""
+    main_name = getattr(sys.modules.get("__main__"), "__name__", None)
+    return os.environ.get(PROBE_ENV) == "1" and main_name == "__mp_main__"
 
 
 def _noop() -> None:
@@ -113,7 +117,12 @@ def check_workers_can_start() -> None:
     import multiprocess
 
     probe = multiprocess.get_context(START_METHOD).Process(target=_noop)
-    probe.start()
+    # the forkserver (started here, on first use) and its workers inherit the marker
+    os.environ[PROBE_ENV] = "1"
+    try:
+        probe.start()
+    finally:
+        del os.environ[PROBE_ENV]
     probe.join()
     if probe.exitcode != 0:
         raise RuntimeError(MAIN_GUARD_ERROR.format(script=_main_script()))
@@ -122,7 +131,7 @@ def check_workers_can_start() -> None:
 
 def run_stages(stages: list[Stage], config: CleanConfig) -> None:
     """Runs the stages in order (each depends on the previous) and waits for the last one."""
-    if _importing_main_in_worker():
+    if _importing_main_in_probe():
         raise RuntimeError(MAIN_GUARD_ERROR.format(script=_main_script()))
     if config.executor == "local" and any(min(s.workers or config.workers, s.tasks) > 1 for s in stages):
         check_workers_can_start()

@@ -325,3 +325,31 @@ def test_unguarded_script_stops_with_a_clear_error(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert f"{script} calls the dedup pipeline" in done.stderr and 'if __name__ == "__main__":' in done.stderr
+
+
+def test_pipeline_runs_in_a_step_process_started_by_multiprocessing(tmp_path: Path) -> None:
+    """Dagster runs each step in a process that multiprocessing started (its ``__main__`` is
+    ``__mp_main__``): a guarded caller there is not mistaken for a worker re-importing it."""
+    script = tmp_path / "step_process.py"
+    script.write_text(
+        "import multiprocessing\n"
+        "from dedup.ingest import ingest_file\n"
+        "from dedup.layers import run_clean\n"
+        "from foundation.settings import CleanConfig, Settings\n"
+        "def step():\n"
+        "    settings = Settings.from_env()\n"
+        "    for book in ('blake-poems.txt', 'shakespeare-caesar.txt'):\n"
+        "        ingest_file(settings, f'books/nltk_gutenberg/{book}')\n"
+        "    run_clean('books', settings, CleanConfig(workers=2))\n"
+        "if __name__ == '__main__':\n"
+        "    process = multiprocessing.get_context('spawn').Process(target=step)\n"
+        "    process.start()\n"
+        "    process.join()\n"
+        "    raise SystemExit(process.exitcode)\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo), "ROSIE_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, cwd=repo, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
