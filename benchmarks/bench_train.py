@@ -18,6 +18,7 @@ precision; both are named in the results.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -38,10 +39,10 @@ from model.config import ModelConfig, training_flops_per_token
 from model.distributed import peak_flops
 from model.ds_config import select_precision
 from model.gpt import RosieGPT
+from model.optimizer import parameter_groups
 from model.shards import TokenShardWriter
 from model.tokenizer import RosieTokenizer
 from model.tokenizer_corpus import paragraphs
-from model.train import parameter_groups
 from model.train_config import TrainConfig
 from model.weights import manifest_path
 
@@ -136,7 +137,8 @@ def loop_step(
 def plain_step(config: ModelConfig, bf16: bool) -> Callable[[torch.Tensor], None]:
     """Rosie's model in a bare PyTorch loop, with the trainer's own optimizer groups."""
     model = RosieGPT(config).train()
-    groups = parameter_groups(model, TrainConfig.from_preset("demo"))
+    train = dataclasses.replace(TrainConfig.from_preset("demo"), optimizer="adamw")
+    groups = parameter_groups(model, train, train.phase("base"))
     return loop_step(model, groups, lambda b: model(b[:, :-1], targets=b[:, 1:]).loss, bf16)
 
 

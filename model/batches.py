@@ -41,13 +41,16 @@ class ShardSampler:
     window); a conversation longer than the window starts anywhere inside it.
     """
 
-    def __init__(self, shard: TokenShard, block_size: int, seed: int, pad_id: int) -> None:
+    def __init__(
+        self, shard: TokenShard, block_size: int, seed: int, pad_id: int, *, lm_targets: bool = True
+    ) -> None:
         if len(shard) < 2:
             raise ValueError(f"token shard {shard.directory} is empty: nothing to train on")
         self.shard = shard
         self.block_size = block_size
         self.seed = seed
         self.pad_id = pad_id
+        self.lm_targets = lm_targets  # False: the samples train the emotion head only
 
     def example(self, position: int) -> Example:
         rng = np.random.default_rng([self.seed, position])
@@ -58,7 +61,10 @@ class ShardSampler:
             start += int(rng.integers(max(stop - start - self.block_size - 1, 0) + 1))
         else:
             start = int(rng.integers(max(len(self.shard) - self.block_size - 1, 0) + 1))
-        return self.shard.example(start, self.block_size, self.pad_id)
+        example = self.shard.example(start, self.block_size, self.pad_id)
+        if not self.lm_targets:
+            example = Example(example.idx, np.full_like(example.targets, IGNORE_INDEX), example.emotion)
+        return example
 
     def batch(self, positions: Sequence[int]) -> Batch:
         return Batch.stack([self.example(p) for p in positions])

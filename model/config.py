@@ -20,8 +20,11 @@ from labeling.emotions import EMOTIONS
 class ModelConfig:
     """Shape of a RosieGPT.
 
-    Positional scheme: learned absolute position embeddings (GPT-2 style), ``block_size`` of them;
-    with a KV cache, new tokens take positions ``cache.length ...``. ``memory_every``: a gated
+    Positions: rotary (``rotary=True``: queries and keys rotated by their absolute position, no
+    position table) or learned absolute embeddings (GPT-2 style, ``block_size`` of them); with a KV
+    cache, new tokens take positions ``cache.length ...``. ``qk_norm``: queries and keys pass a
+    LayerNorm per head before attention (keeps attention logits bounded at high learning rates).
+    The defaults are the recipe docs/training.md measured. ``memory_every``: a gated
     memory cross-attention sublayer sits in every ``memory_every``-th block (Flamingo-style; every
     block would add 4*n_embd^2 parameters per layer for a path that only needs a few read points).
     """
@@ -37,6 +40,8 @@ class ModelConfig:
     memory: bool = True
     gradient_checkpointing: bool = False
     memory_every: int = 4
+    rotary: bool = True
+    qk_norm: bool = True
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head:
@@ -80,10 +85,12 @@ class ModelConfig:
 def parameter_count_formula(config: ModelConfig) -> int:
     """Closed-form count of every trainable parameter (the LM head is tied to the token embedding)."""
     d = config.n_embd
-    embeddings = config.vocab_size * d + config.block_size * d + config.n_personas * d
+    positions = 0 if config.rotary else config.block_size * d
+    embeddings = config.vocab_size * d + positions + config.n_personas * d
     layer_norm = 2 * d
+    qk_norm = 2 * 2 * config.head_dim if config.qk_norm else 0  # a LayerNorm over head_dim for q and k
     # attention: fused qkv (3d^2 + 3d) + output projection (d^2 + d); MLP: d->4d->d with biases
-    block = 2 * layer_norm + (4 * d * d + 4 * d) + (8 * d * d + 5 * d)
+    block = 2 * layer_norm + (4 * d * d + 4 * d) + qk_norm + (8 * d * d + 5 * d)
     # memory cross-attention: its LayerNorm, q (d^2+d), fused kv (2d^2+2d), out (d^2+d), scalar gate
     memory_block = layer_norm + 4 * d * d + 4 * d + 1
     emotion_head = d * config.n_emotions + config.n_emotions

@@ -66,6 +66,8 @@ def deepspeed_config(
 ) -> dict[str, Any]:
     """The config dict passed to ``deepspeed.initialize`` for ``phase``.
 
+    The learning-rate schedule is not in it: the trainer passes :func:`model.optimizer.schedule`
+    (cosine or warmup-stable-decay), and Muon comes built (:func:`model.optimizer.build_muon`).
     bf16 on an accelerator is DeepSpeed's bf16 mode (16-bit weights, fp32 master copy); on CPU it is
     autocast (fp32 weights, bf16 matmuls), which is what makes the CPU's bf16 units pay.
     """
@@ -87,7 +89,12 @@ def deepspeed_config(
         "train_micro_batch_size_per_gpu": settings.micro_batch_size,
         "gradient_accumulation_steps": settings.grad_accum_steps,
         "gradient_clipping": train.gradient_clipping,
-        "optimizer": {
+        "zero_optimization": zero,
+        "steps_per_print": 2**31 - 1,  # the trainer logs; DeepSpeed's own step log stays quiet
+        "wall_clock_breakdown": False,
+    }
+    if train.optimizer == "adamw":
+        config["optimizer"] = {
             "type": "AdamW",
             "params": {
                 "lr": settings.learning_rate,
@@ -98,21 +105,9 @@ def deepspeed_config(
                 # resume; with optimizer offload DeepSpeed's CPU Adam replaces it
                 "torch_adam": not train.offload_optimizer,
             },
-        },
-        "scheduler": {
-            "type": "WarmupCosineLR",
-            "params": {
-                "total_num_steps": settings.max_steps,
-                "warmup_num_steps": max(settings.warmup_steps, 1),
-                "warmup_type": "linear",
-                "warmup_min_ratio": 0.0,
-                "cos_min_ratio": settings.min_lr_ratio,
-            },
-        },
-        "zero_optimization": zero,
-        "steps_per_print": 2**31 - 1,  # the trainer logs; DeepSpeed's own step log stays quiet
-        "wall_clock_breakdown": False,
-    }
+        }
+    elif train.offload_optimizer:
+        raise ValueError(f"optimizer {train.optimizer!r} runs without offload: set offload_optimizer false")
     if precision == "bf16" and device_type == "cpu":
         config["torch_autocast"] = {"enabled": True, "dtype": "bfloat16"}
     elif precision == "bf16":

@@ -2,8 +2,8 @@
 
 Shape of one forward pass (nanoGPT lineage)::
 
-    x = tok_emb(idx) + pos_emb(positions) + persona_emb(persona_ids)     # learned absolute positions
-    for block: x = x + attn(ln1(x))                                      # causal SDPA, KV cache aware
+    x = tok_emb(idx) + persona_emb(persona_ids)  (+ pos_emb(positions) when positions are learned)
+    for block: x = x + attn(ln1(x))        # causal SDPA, KV cache aware; rotary q/k, optional QK-norm
                x = x + tanh(gate) * memory_attn(ln(x), memory)           # some blocks; gate starts at 0
                x = x + mlp(ln2(x))                                       # GELU, 4x wide
     h = ln_f(x); logits = h @ tok_emb.T (tied); emotion_logits = emotion_head(h)
@@ -15,6 +15,7 @@ The emotion head runs at every position (one small matmul); a turn's emotion is 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +28,7 @@ from model.config import ModelConfig
 
 @dataclass
 class ModelOutput:
-    logits: torch.Tensor  # [B, T, vocab]
+    logits: torch.Tensor | None  # [B, T, vocab]; None when the forward asked for the loss only
     emotion_logits: torch.Tensor  # [B, T, n_emotions]
     loss: torch.Tensor | None = None  # masked LM cross-entropy when targets are given
 
@@ -68,6 +69,27 @@ class KVCache:
         self.length = length
 
 
+class Rotary(nn.Module):
+    """Rotary position embedding (RoFormer; GPT-NeoX's half-split layout): the query and key of a
+    token at position p are rotated by angles p * theta_i, so attention scores depend on relative
+    distance. The cos/sin tables are computed, not learned, and stay out of the state_dict."""
+
+    def __init__(self, head_dim: int, max_len: int, base: float = 10_000.0) -> None:
+        super().__init__()
+        inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+        angles = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """``x`` [B, heads, T, head_dim] rotated by ``positions``: [T] shared, or [B, T] per sequence."""
+        cos, sin = self.cos[positions].to(x.dtype), self.sin[positions].to(x.dtype)
+        if positions.dim() == 2:  # per sequence: [B, 1, T, half]
+            cos, sin = cos[:, None], sin[:, None]
+        first, second = x.chunk(2, dim=-1)
+        return torch.cat((first * cos - second * sin, first * sin + second * cos), dim=-1)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -76,16 +98,27 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(config.n_embd, config.n_embd)
         self.dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
+        self.rotary = Rotary(config.head_dim, config.block_size) if config.rotary else None
+        self.q_norm = nn.LayerNorm(config.head_dim) if config.qk_norm else None
+        self.k_norm = nn.LayerNorm(config.head_dim) if config.qk_norm else None
 
-    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """q, k, v [B, heads, T, head_dim] of ``x`` [B, T, width]."""
+    def _heads(
+        self, x: torch.Tensor, positions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k, v [B, heads, T, head_dim] of ``x`` [B, T, width] at ``positions`` ([T] or [B, T])."""
         batch, seq, width = x.shape
-        return tuple(t.view(batch, seq, self.n_head, -1).transpose(1, 2) for t in self.qkv(x).split(width, 2))
+        q, k, v = (t.view(batch, seq, self.n_head, -1).transpose(1, 2) for t in self.qkv(x).split(width, 2))
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        if self.rotary is not None:
+            q, k = self.rotary(q, positions), self.rotary(k, positions)
+        return q, k, v
 
     def decode(self, x: torch.Tensor, caches: list[KVCache], layer: int) -> torch.Tensor:
         """One new token per sequence, ``x`` [B, 1, width], each sequence with its own cache: the
         projections run batched (one read of the weights), attention per sequence over its keys."""
-        q, k, v = self._heads(x)
+        positions = torch.tensor([[cache.length] for cache in caches], device=x.device)
+        q, k, v = self._heads(x, positions)
         y = torch.cat(
             [
                 F.scaled_dot_product_attention(q[i : i + 1], *cache.update(layer, k[i : i + 1], v[i : i + 1]))
@@ -96,12 +129,12 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, kv_cache: KVCache | None, layer: int) -> torch.Tensor:
         batch, seq, width = x.shape
-        q, k, v = self._heads(x)
+        past = kv_cache.length if kv_cache is not None else 0
+        q, k, v = self._heads(x, torch.arange(past, past + seq, device=x.device))
         dropout_p = self.dropout if self.training else 0.0
         if kv_cache is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
         else:
-            past = kv_cache.length
             k, v = kv_cache.update(layer, k, v)
             if past == 0:  # prefill into an empty cache: plain causal attention, no mask to build
                 y = F.scaled_dot_product_attention(q, k, v, is_causal=seq > 1, dropout_p=dropout_p)
@@ -185,7 +218,7 @@ class RosieGPT(nn.Module):
         self.config = config
         memory_layers = set(config.memory_layers())
         self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
-        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
+        self.pos_emb = None if config.rotary else nn.Embedding(config.block_size, config.n_embd)
         self.persona_emb = nn.Embedding(config.n_personas, config.n_embd)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config, i in memory_layers) for i in range(config.n_layer))
@@ -221,8 +254,9 @@ class RosieGPT(nn.Module):
             raise ValueError(f"sequence of {start + seq} tokens exceeds block_size={self.config.block_size}")
         if persona_ids is None:
             persona_ids = torch.zeros(batch, dtype=torch.long, device=idx.device)  # persona 0 is Rosie
-        positions = torch.arange(start, start + seq, device=idx.device)
-        x = self.tok_emb(idx) + self.pos_emb(positions) + self.persona_emb(persona_ids)[:, None, :]
+        x = self.tok_emb(idx) + self.persona_emb(persona_ids)[:, None, :]
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(torch.arange(start, start + seq, device=idx.device))
         x = self.drop(x)
         use_checkpointing = self.config.gradient_checkpointing and self.training and kv_cache is None
         for layer, block in enumerate(self.blocks):
@@ -241,7 +275,10 @@ class RosieGPT(nn.Module):
         positions = torch.tensor([cache.length for cache in caches], device=tokens.device)
         if int(positions.max()) >= self.config.block_size:
             raise ValueError(f"a sequence would exceed block_size={self.config.block_size}")
-        x = (self.tok_emb(tokens) + self.pos_emb(positions) + self.persona_emb(persona_ids))[:, None, :]
+        x = self.tok_emb(tokens) + self.persona_emb(persona_ids)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(positions)
+        x = x[:, None, :]
         for layer, block in enumerate(self.blocks):
             x = block.decode(x, memories, caches, layer)
         for cache in caches:
@@ -250,20 +287,25 @@ class RosieGPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, *, persona_ids: torch.Tensor | None = None,
                 memory: torch.Tensor | None = None, kv_cache: KVCache | None = None,
-                targets: torch.Tensor | None = None, loss_mask: torch.Tensor | None = None) -> ModelOutput:
+                targets: torch.Tensor | None = None, loss_mask: torch.Tensor | None = None,
+                full_logits: bool = True) -> ModelOutput:
         """Logits for every position.
 
         ``targets[b, t]`` is the token after ``idx[b, t]`` (-100 = ignore); ``loss_mask`` (same shape,
-        aligned with ``targets``) zeroes positions out of the loss.
+        aligned with ``targets``) zeroes positions out of the loss. ``full_logits=False`` (training)
+        runs the vocabulary-wide LM head only at the trained positions and returns no logits: chat
+        data trains Rosie's turns only, so most positions would be computed for nothing.
         """
         h = self.hidden_states(idx, persona_ids=persona_ids, memory=memory, kv_cache=kv_cache)
-        logits = F.linear(h, self.tok_emb.weight)  # tied input/output embedding
         emotion_logits = self.emotion_head(h)
-        loss = None
-        if targets is not None:
-            if loss_mask is not None:
-                targets = targets.masked_fill(loss_mask == 0, -100)
-            loss = masked_cross_entropy(logits, targets)
+        if targets is not None and loss_mask is not None:
+            targets = targets.masked_fill(loss_mask == 0, -100)
+        if targets is not None and not full_logits:
+            trained = targets != -100
+            loss = masked_cross_entropy(F.linear(h[trained], self.tok_emb.weight), targets[trained])
+            return ModelOutput(logits=None, emotion_logits=emotion_logits, loss=loss)
+        logits = F.linear(h, self.tok_emb.weight)  # tied input/output embedding
+        loss = masked_cross_entropy(logits, targets) if targets is not None else None
         return ModelOutput(logits=logits, emotion_logits=emotion_logits, loss=loss)
 
     def embed(self, idx: torch.Tensor, *, persona_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -280,6 +322,24 @@ def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
     return F.cross_entropy(flat_logits, flat_targets, ignore_index=ignore_index)
 
 
-def emotion_loss(emotion_logits: torch.Tensor, emotion_targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the emotion head at labelled positions (``emotion_targets`` is -1 elsewhere)."""
-    return masked_cross_entropy(emotion_logits, emotion_targets, ignore_index=-1)
+def emotion_loss(
+    emotion_logits: torch.Tensor, emotion_targets: torch.Tensor, class_weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross-entropy of the emotion head at labelled positions (``emotion_targets`` is -1 elsewhere),
+    each label weighted by ``class_weights`` when given (a weighted mean)."""
+    flat_logits = emotion_logits.reshape(-1, emotion_logits.shape[-1])
+    flat_targets = emotion_targets.reshape(-1)
+    if class_weights is None or not (flat_targets != -1).any():
+        return masked_cross_entropy(emotion_logits, emotion_targets, ignore_index=-1)
+    return F.cross_entropy(flat_logits, flat_targets, weight=class_weights.to(flat_logits), ignore_index=-1)
+
+
+def balanced_class_weights(counts: Sequence[int]) -> torch.Tensor:
+    """scikit-learn's ``class_weight="balanced"``: n / (classes * n_c), so every label present weighs
+    as much in the loss as it does in macro-F1 (the TF-IDF baseline is fitted the same way);
+    labels never seen get weight 1."""
+    counts_t = torch.as_tensor(counts, dtype=torch.float32)
+    present = counts_t > 0
+    weights = torch.ones_like(counts_t)
+    weights[present] = counts_t.sum() / (int(present.sum()) * counts_t[present])
+    return weights

@@ -173,6 +173,11 @@ class TokenShard:
     def n_documents(self) -> int:
         return len(self.offsets) - 1
 
+    def emotion_counts(self, n_emotions: int) -> list[int]:
+        """How many labelled positions carry each emotion id (chat shards)."""
+        labels = np.asarray(self.emotion) if self.chat else np.zeros(0, dtype=np.int8)
+        return np.bincount(labels[labels >= 0].astype(np.int64), minlength=n_emotions).tolist()
+
     def documents(self) -> pa.Table:
         """Per-document metadata of a chat shard (ids, sources, label provenance)."""
         return pq.read_table(self.directory / DOCUMENTS_FILE)

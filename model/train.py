@@ -48,7 +48,8 @@ from model.config import training_flops_per_token
 from model.distributed import device_for, init_distributed, peak_flops
 from model.ds_config import PRECISIONS, deepspeed_config, resolve_zero, select_precision
 from model.evaluate import emotion_scores, lm_loss
-from model.gpt import RosieGPT, emotion_loss
+from model.gpt import RosieGPT, balanced_class_weights, emotion_loss
+from model.optimizer import build_muon, parameter_groups, schedule
 from model.phase_outputs import write_outputs
 from model.phase_run import PhaseRun, resolve_model_config
 from model.reporting import NullReporter, Reporter, dagster_pipes, report_materialization
@@ -67,6 +68,7 @@ def build_sampler(run: PhaseRun) -> ShardSampler | MixtureSampler:
         run.block_size,
         seed,
         pad_id,
+        lm_targets=run.settings_of_phase.language_model_loss,
     )
     mix = run.settings_of_phase.personality_mix
     if mix <= 0:
@@ -77,15 +79,41 @@ def build_sampler(run: PhaseRun) -> ShardSampler | MixtureSampler:
     return MixtureSampler([main, voice], [1.0 - mix, mix], seed + 2)
 
 
-def parameter_groups(model: torch.nn.Module, train: TrainConfig) -> list[dict[str, Any]]:
-    """Weight decay on matrices only, not on biases, LayerNorms or the gate scalars (nanoGPT)."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    return [{"params": decay, "weight_decay": train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+def build_engine(
+    model: torch.nn.Module, train: TrainConfig, phase: str, precision: str, world: int, device_type: str
+) -> Any:
+    """The DeepSpeed engine of one phase: its config, optimizer and learning-rate schedule."""
+    import deepspeed
+
+    settings = train.phase(phase)
+    ds_config = deepspeed_config(train, phase, precision=precision, world_size=world, device_type=device_type)
+    # AdamW comes from the DeepSpeed config (its CPU Adam under offload); Muon is passed in built.
+    muon = build_muon(model, train, settings) if train.optimizer == "muon" else None
+    engine, _, _, _ = deepspeed.initialize(
+        model=model,
+        optimizer=muon,
+        model_parameters=None if muon else parameter_groups(model, train, settings),
+        config=ds_config,
+        lr_scheduler=lambda optimizer: schedule(optimizer, settings),
+    )
+    return engine
+
+
+def emotion_class_weights(run: PhaseRun) -> torch.Tensor | None:
+    """Balanced label weights of the phase's own labelled data (None: unweighted, or no head loss)."""
+    settings = run.settings_of_phase
+    if not (settings.emotion_loss_weight and settings.balance_emotions):
+        return None
+    shard = TokenShard(run.settings.layout.tokens_dir(PHASE_TOKENS[run.phase]) / "train")
+    return balanced_class_weights(shard.emotion_counts(run.config.n_emotions)).to(run.device)
 
 
 def train_step(
-    engine: Any, sampler: ShardSampler | MixtureSampler, run: PhaseRun, step: int
+    engine: Any,
+    sampler: ShardSampler | MixtureSampler,
+    run: PhaseRun,
+    step: int,
+    class_weights: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """One optimizer step: ``grad_accum_steps`` micro-batches, each from fixed sample positions."""
     settings = run.settings_of_phase
@@ -96,10 +124,12 @@ def train_step(
             step * settings.grad_accum_steps + micro, settings.micro_batch_size, run.rank, run.world
         )
         batch = sampler.batch(positions)
-        output = engine(batch.idx.to(run.device), targets=batch.targets.to(run.device))
+        output = engine(batch.idx.to(run.device), targets=batch.targets.to(run.device), full_logits=False)
         loss = output.loss
         emotion = (
-            emotion_loss(output.emotion_logits.float(), batch.emotion.to(run.device)) if weight else None
+            emotion_loss(output.emotion_logits.float(), batch.emotion.to(run.device), class_weights)
+            if weight
+            else None
         )
         if emotion is not None:
             loss = loss + weight * emotion
@@ -156,7 +186,6 @@ def agreed_precision(run: PhaseRun) -> str:
 
 def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
     """Train one phase to its ``max_steps`` (resuming if possible) and write its weights."""
-    import deepspeed
 
     precision = agreed_precision(run)
     # The resolved stage and precision are part of the run: its fingerprint, manifest and log.
@@ -171,13 +200,9 @@ def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
         load_weights(model, init_path)
     n_params = model.num_parameters()
     sampler = build_sampler(run)
+    class_weights = emotion_class_weights(run)
 
-    ds_config = deepspeed_config(
-        run.train, run.phase, precision=precision, world_size=run.world, device_type=run.device.type
-    )
-    engine, _, _, _ = deepspeed.initialize(
-        model=model, model_parameters=parameter_groups(model, run.train), config=ds_config
-    )
+    engine = build_engine(model, run.train, run.phase, precision, run.world, run.device.type)
 
     ckpt_dir = run.settings.layout.model.checkpoint_dir(run.phase)
     run_fingerprint = fingerprint(run, init_path)
@@ -204,7 +229,7 @@ def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
     engine.train()
     for step in range(start_step, settings.max_steps):
         started = time.perf_counter()
-        losses = train_step(engine, sampler, run, step)
+        losses = train_step(engine, sampler, run, step, class_weights)
         elapsed = time.perf_counter() - started
         tokens_per_s = tokens_per_step / elapsed
         metrics = {

@@ -10,7 +10,11 @@ from model.distributed import matmul_flops
 
 
 def test_gpt2_peer_has_the_identical_shape() -> None:
-    config = ModelConfig(vocab_size=300, block_size=64, n_layer=2, n_head=2, n_embd=32)
+    """Identical to GPT-2's learned-position shape; the default rotary/QK-norm model differs only by
+    the position table and the per-head norms."""
+    config = ModelConfig(
+        vocab_size=300, block_size=64, n_layer=2, n_head=2, n_embd=32, rotary=False, qk_norm=False
+    )
     peer = gpt2_peer(config)
     d = config.n_embd
     rosie_only = config.n_personas * d + (4 * d * d + 6 * d + 1) + (d * config.n_emotions + config.n_emotions)

@@ -24,13 +24,12 @@ from labeling.splits import SPLITS
 from model.checkpoint import CheckpointError, resumable_tag, resume, save_checkpoint
 from model.config import ModelConfig
 from model.distributed import free_port, init_distributed
-from model.ds_config import deepspeed_config
 from model.gpt import RosieGPT
 from model.phase_run import PhaseRun
 from model.shard_building import build_text_shards
 from model.shards import TokenShard
 from model.tokenizer import RosieTokenizer
-from model.train import parameter_groups
+from model.train import build_engine
 from model.train_config import TrainConfig
 
 # Runs the Python code in argv[2] with ``module:attribute`` (argv[1]) patched to SIGKILL the process
@@ -164,12 +163,7 @@ def engine_and_run(tmp_path_factory):
         run = PhaseRun(settings, train, "base", 0, 1, torch.device("cpu"), None, config, {})
 
         def engine():
-            import deepspeed
-
-            model = RosieGPT(config)
-            ds_config = deepspeed_config(train, "base", precision="fp32", world_size=1, device_type="cpu")
-            parameters = parameter_groups(model, train)
-            return deepspeed.initialize(model=model, model_parameters=parameters, config=ds_config)[0]
+            return build_engine(RosieGPT(config), train, "base", "fp32", 1, "cpu")
 
         yield engine, run, root / "checkpoints"
 
