@@ -87,9 +87,13 @@ def parameter_groups(model: torch.nn.Module, train: TrainConfig, phase: PhaseCon
 
 def build_muon(model: torch.nn.Module, train: TrainConfig, phase: PhaseConfig) -> torch.optim.Optimizer:
     """DeepSpeed's Muon + auxiliary AdamW over :func:`parameter_groups` (imported late: it compiles
-    Newton-Schulz kernels on import)."""
+    Newton-Schulz kernels on import). Every parameter is tagged ``use_muon`` as DeepSpeed tags those
+    of an optimizer it builds itself: ZeRO-1/2 read the tag to orthogonalise each flat partition's
+    update (untagged, a Muon group under ZeRO would take plain momentum-less steps)."""
     from deepspeed.runtime.zero.muon.muon_optimizer import MuonWithAuxAdam
 
+    for name, param in model.named_parameters():
+        param.use_muon = is_hidden_matrix(name, param)
     return MuonWithAuxAdam(parameter_groups(model, train, phase))
 
 

@@ -51,6 +51,8 @@ def test_muon_takes_the_hidden_matrices_and_adamw_the_rest() -> None:
     counted = sum(len(g["params"]) for g in (muon, adam_matrices, adam_vectors))
     assert counted == len(list(model.parameters()))
     assert not is_hidden_matrix("tok_emb.weight", model.tok_emb.weight)
+    build_plain_optimizer(model, train, PHASE)  # tags every parameter as DeepSpeed's ZeRO reads it
+    assert all(p.use_muon is (id(p) in {id(q) for q in muon["params"]}) for p in model.parameters())
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "muon"])
