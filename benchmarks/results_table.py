@@ -107,10 +107,19 @@ def render(results: dict) -> str:
     note = (
         f"Measured by `make bench` on {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']} "
         f"(torch threads per section: {', '.join(f'{k} {v}' for k, v in results['threads'].items())}), "
-        f"{results['generated']}; median of {results['repeats']} interleaved repetitions; `load` is the "
+        f"{_dates(results)}; median of {results['repeats']} interleaved repetitions; `load` is the "
         "1-minute load average when the row finished (the machine is shared: ratios are the signal)."
     )
     return "\n".join([BEGIN, note, "", *rows, END])
+
+
+def _dates(results: dict) -> str:
+    """When each section was measured (``--only`` reruns some sections on a later day)."""
+    dates = results.get("dates") or {}
+    days = sorted(set(dates.values()))
+    if len(days) <= 1:
+        return days[0] if days else results["generated"]
+    return "; ".join(f"{day}: {', '.join(k for k, v in dates.items() if v == day)}" for day in days)
 
 
 def readme_block(readme: str) -> str:

@@ -38,7 +38,9 @@ def run_section(name: str, repeats: int) -> object:
     if name == "train":
         from benchmarks.bench_train import run
 
-        return run(["demo", "gpt768"], repeats=repeats)
+        # 10 timed steps: the trainer's figure is the median of its last 10, so its first step
+        # (allocations, first-touch of the shards) stays out of it as the loops' warm-up step does
+        return run(["demo", "gpt768"], repeats=repeats, steps=10)
     if name == "precision":
         from benchmarks.precision_curves import run
 
@@ -77,6 +79,7 @@ def main() -> None:
         results[name] = run_section(name, args.repeats)
         results.setdefault("seconds", {})[name] = round(time.perf_counter() - started)
         results.setdefault("threads", {})[name] = torch.get_num_threads()
+        results.setdefault("dates", {})[name] = datetime.date.today().isoformat()
         results.update(
             generated=datetime.date.today().isoformat(),
             repeats=args.repeats,
