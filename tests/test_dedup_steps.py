@@ -305,6 +305,15 @@ def test_dedup_view_compares_reddit_chains_without_their_context_turn() -> None:
     assert [d.text for d in viewed] == [*replies, "A web page stays whole."]
 
 
+def run_script(script: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """``script`` run by this Python from the repo root, its artifacts under ``tmp_path``."""
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo), "ROSIE_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
+    return subprocess.run(
+        [sys.executable, str(script)], env=env, cwd=repo, capture_output=True, text=True, timeout=300
+    )
+
+
 def test_unguarded_script_stops_with_a_clear_error(tmp_path: Path) -> None:
     """A script calling the pipeline at top level (no ``__main__`` guard) fails fast, not in a loop
     of workers re-importing it."""
@@ -318,11 +327,7 @@ def test_unguarded_script_stops_with_a_clear_error(tmp_path: Path) -> None:
         "    ingest_file(settings, f'books/nltk_gutenberg/{book}')\n"
         "run_clean('books', settings, CleanConfig(workers=2))\n"
     )
-    repo = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(repo), "ROSIE_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
-    done = subprocess.run(
-        [sys.executable, str(script)], env=env, cwd=repo, capture_output=True, text=True, timeout=300
-    )
+    done = run_script(script, tmp_path)
     assert done.returncode != 0
     assert f"{script} calls the dedup pipeline" in done.stderr and 'if __name__ == "__main__":' in done.stderr
 
@@ -347,9 +352,5 @@ def test_pipeline_runs_in_a_step_process_started_by_multiprocessing(tmp_path: Pa
         "    process.join()\n"
         "    raise SystemExit(process.exitcode)\n"
     )
-    repo = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(repo), "ROSIE_ARTIFACTS_DIR": str(tmp_path / "artifacts")}
-    done = subprocess.run(
-        [sys.executable, str(script)], env=env, cwd=repo, capture_output=True, text=True, timeout=300
-    )
+    done = run_script(script, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -21,7 +21,7 @@ from foundation.hashing import file_sha256
 from foundation.settings import PROJECT_ROOT, Settings
 from labeling.datasets import read_split, write_splits
 from labeling.splits import SPLITS
-from model.checkpoint import CheckpointError, resumable_tag, resume, save_checkpoint
+from model.checkpoint import CheckpointError, load_weights_only, resumable_tag, resume, save_checkpoint
 from model.config import ModelConfig
 from model.distributed import free_port, init_distributed
 from model.gpt import RosieGPT
@@ -190,7 +190,7 @@ class Payload:
 
 
 def plant(file: Path, marker: Path) -> None:
-    state = torch.load(file, weights_only=False)  # our own file, fresh from the engine
+    state = load_weights_only(file)  # the trainer's own safe loader reads the fresh file
     state["client_note"] = Payload(marker)
     torch.save(state, file)
 
