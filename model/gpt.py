@@ -313,13 +313,15 @@ class RosieGPT(nn.Module):
         return self.hidden_states(idx, persona_ids=persona_ids).mean(dim=1)
 
 
-def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
-                         ignore_index: int = -100) -> torch.Tensor:
-    """Mean cross-entropy over non-ignored targets; exactly 0 (not NaN) when every target is ignored."""
+def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100,
+                         class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean cross-entropy over non-ignored targets (weighted by ``class_weights`` when given);
+    exactly 0 (not NaN) when every target is ignored."""
     flat_logits, flat_targets = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
     if not (flat_targets != ignore_index).any():
         return flat_logits.sum() * 0.0  # keeps the graph connected for backward
-    return F.cross_entropy(flat_logits, flat_targets, ignore_index=ignore_index)
+    weight = class_weights.to(flat_logits) if class_weights is not None else None
+    return F.cross_entropy(flat_logits, flat_targets, weight=weight, ignore_index=ignore_index)
 
 
 def emotion_loss(
@@ -327,11 +329,7 @@ def emotion_loss(
 ) -> torch.Tensor:
     """Cross-entropy of the emotion head at labelled positions (``emotion_targets`` is -1 elsewhere),
     each label weighted by ``class_weights`` when given (a weighted mean)."""
-    flat_logits = emotion_logits.reshape(-1, emotion_logits.shape[-1])
-    flat_targets = emotion_targets.reshape(-1)
-    if class_weights is None or not (flat_targets != -1).any():
-        return masked_cross_entropy(emotion_logits, emotion_targets, ignore_index=-1)
-    return F.cross_entropy(flat_logits, flat_targets, weight=class_weights.to(flat_logits), ignore_index=-1)
+    return masked_cross_entropy(emotion_logits, emotion_targets, ignore_index=-1, class_weights=class_weights)
 
 
 def balanced_class_weights(counts: Sequence[int]) -> torch.Tensor:

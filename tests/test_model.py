@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from model.config import PRESETS, ModelConfig, parameter_count_formula, parameter_table
-from model.gpt import RosieGPT, emotion_loss
+from model.gpt import RosieGPT, balanced_class_weights, emotion_loss
 from model.tokenizer import RosieTokenizer
 from model.weights import load_model, load_weights, manifest_path, read_state_dict, save_weights
 
@@ -194,3 +194,15 @@ def test_load_model_from_model_dir(tmp_path) -> None:
     TINY.save_json(model_dir / "config.json")  # a 101-token model cannot use a 293-token tokenizer
     with pytest.raises(ValueError, match="different runs"):
         load_model(model_dir, weights="base")
+
+
+def test_balanced_emotion_loss_is_the_weighted_mean_over_labelled_positions() -> None:
+    weights = balanced_class_weights([6, 2, 0])
+    assert weights.tolist() == pytest.approx([8 / (2 * 6), 8 / (2 * 2), 1.0])  # n / (classes present * n_c)
+    logits = torch.randn(1, 4, 3)
+    targets = torch.tensor([[0, -1, 1, 1]])
+    labelled = torch.tensor([0, 1, 1])
+    per_position = torch.nn.functional.cross_entropy(logits[0, [0, 2, 3]], labelled, reduction="none")
+    expected = (per_position * weights[[0, 1, 1]]).sum() / weights[[0, 1, 1]].sum()
+    assert torch.allclose(emotion_loss(logits, targets, weights), expected)
+    assert emotion_loss(logits, torch.full((1, 4), -1), weights).item() == 0.0
