@@ -33,6 +33,7 @@ from collections.abc import Callable
 import torch
 
 from benchmarks.bench_model import gpt2_peer
+from benchmarks.bench_train import decay_groups
 from foundation.atomic import write_text_atomic
 from foundation.settings import PROJECT_ROOT, Settings
 from labeling.special_tokens import PAD
@@ -185,12 +186,7 @@ def nanogpt_trainer(
     """nanoGPT's train.py at its small-model settings (config/train_shakespeare_char.py)."""
     torch.manual_seed(seed)
     model = gpt2_peer(ModelConfig.from_preset("demo", vocab_size=vocab, **OLD_MODEL))
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.99))
+    optimizer = torch.optim.AdamW(decay_groups(model), lr=1e-3, betas=(0.9, 0.99))
     phase = PhaseConfig(
         max_steps=max_steps,
         learning_rate=1e-3,

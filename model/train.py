@@ -186,7 +186,6 @@ def agreed_precision(run: PhaseRun) -> str:
 
 def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
     """Train one phase to its ``max_steps`` (resuming if possible) and write its weights."""
-
     precision = agreed_precision(run)
     # The resolved stage and precision are part of the run: its fingerprint, manifest and log.
     train = resolve_zero(run.train, run.config, run.phase, run.world, run.device)
