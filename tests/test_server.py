@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from apps.chat.slots import GenerationSlots
 from apps.cli import build_parser
 from apps.server.app import Limits, create_app, running_server
 from labeling.emotions import EMOTIONS
-from model.engine import Engine, Reply
+from model.engine import Engine, Reply, TokenEvent
 from tests.test_engine_support import tiny_engine
 
 LIMITS = Limits(max_body_bytes=4096, max_message_chars=1500, max_new_tokens=100)
@@ -241,15 +242,21 @@ def live_server(service: ChatService) -> Iterator[str]:
 
 @pytest.fixture
 def finish_reasons(service: ChatService, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """How each generation of ``service`` ended, as the engine saw it."""
+    """How each generation of ``service`` ended, as the engine saw it.
+
+    Each generation holds after its first token until it is cancelled (10 s at most): the tiny model
+    writes 100 tokens in milliseconds, so without the hold a fast machine finishes the reply before
+    the client has left, and the test would measure the race rather than the cancel."""
     reasons: list[str] = []
     stream = service.engine.stream
 
-    def recording_stream(*args, **kwargs):
-        for event in stream(*args, **kwargs):
+    def recording_stream(*args, cancel: threading.Event | None = None, **kwargs):
+        for event in stream(*args, cancel=cancel, **kwargs):
             if isinstance(event, Reply):
                 reasons.append(event.finish_reason)
             yield event
+            if isinstance(event, TokenEvent) and cancel is not None:
+                cancel.wait(timeout=10)
 
     monkeypatch.setattr(service.engine, "stream", recording_stream)
     return reasons

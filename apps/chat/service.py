@@ -182,9 +182,14 @@ class ChatService:
         return reply
 
     async def astream(
-        self, conversation_id: str, user_turn: Turn, sampling: SamplingConfig | None = None
+        self,
+        conversation_id: str,
+        user_turn: Turn,
+        sampling: SamplingConfig | None = None,
+        stop: asyncio.Event | None = None,
     ) -> AsyncIterator[GenerationEvent]:
-        """``stream_reply`` on a worker thread. Closing this iterator early cancels the generation."""
+        """``stream_reply`` on a worker thread. Closing this iterator early, or setting ``stop``,
+        cancels the generation; ``stop`` works while it waits for a slot or its next token."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         cancel = threading.Event()
@@ -205,12 +210,19 @@ class ChatService:
                 put(_DONE)
 
         threading.Thread(target=worker, name=f"generate-{conversation_id}", daemon=True).start()
+        stopped = asyncio.ensure_future((stop or asyncio.Event()).wait())
         try:
-            while (item := await queue.get()) is not _DONE:
-                if isinstance(item, Exception):
-                    raise item
-                yield item  # type: ignore[misc]
+            while True:
+                item = asyncio.ensure_future(queue.get())
+                await asyncio.wait({item, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not item.done() or item.result() is _DONE:
+                    item.cancel()
+                    return
+                if isinstance(item.result(), Exception):
+                    raise item.result()
+                yield item.result()  # type: ignore[misc]
         finally:
+            stopped.cancel()
             cancel.set()
 
     async def areply(

@@ -394,7 +394,7 @@ def create_app(
             await websocket.close(code=1008, reason="missing or wrong token: send it in the first frame")
             return
         # One reader per socket feeds a bounded inbox, so a frame that arrives mid-reply (a cancel,
-        # the next message) is never lost and a disconnect is noticed at the next token.
+        # the next message) is never lost, and a cancel or a disconnect stops the reply at once.
         try:
             async with SocketInbox(websocket, limits.max_queued_frames) as inbox:
                 while (frame := await inbox.next_frame()) is not None:
@@ -432,20 +432,22 @@ def create_app(
                 await websocket.send_json({"type": "authenticated"})
                 return
             turn = user_turn(request.message, request.action if request.type == "action" else None)
-            events = service.astream(request.conversation_id, turn, sampling_for(request.sampling))
-            inbox.cancel.clear()
+            if inbox.disconnected:
+                return  # a frame read before the client left: nobody waits for its reply
+            inbox.stop.clear()
+            sampling = sampling_for(request.sampling)
+            events = service.astream(request.conversation_id, turn, sampling, stop=inbox.stop)
             inbox.replying = True
+            finished = False
             try:
                 async with contextlib.aclosing(events):  # leaving early cancels the generation
                     async for event in events:
-                        if inbox.disconnected:
-                            return
-                        if inbox.cancel.is_set():
-                            await websocket.send_json({"type": "cancelled"})
-                            return
                         await websocket.send_json(event_to_dict(event))
+                        finished = isinstance(event, Reply)
             finally:
                 inbox.replying = False
+            if not finished and not inbox.disconnected:
+                await websocket.send_json({"type": "cancelled"})
         except (RequestError, PromptTooLongError, BusyError) as exc:
             status = exc.status if isinstance(exc, RequestError) else ERROR_STATUS[type(exc)]
             await websocket.send_json({"type": "error", "status": status, "detail": str(exc)})

@@ -2,8 +2,8 @@
 
 The reader never stops on a bad frame: a binary frame is answered with a 415 error (it used to kill
 the reader, leaving the connection hung and SIGTERM waiting on it for ever), a frame beyond
-``max_waiting`` unanswered ones gets a 429, and a ``cancel`` is flagged at once so the reply in
-progress stops at its next token. A disconnect ends the inbox.
+``max_waiting`` unanswered ones gets a 429, and a ``cancel`` or a disconnect sets ``stop`` at once,
+which the reply in progress watches even while it waits for a slot. A disconnect ends the inbox.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class SocketInbox:
     def __init__(self, websocket: WebSocket, max_waiting: int) -> None:
         self.websocket = websocket
         self.max_waiting = max_waiting
-        self.cancel = asyncio.Event()  # set by a cancel frame while a reply runs
+        self.stop = asyncio.Event()  # set by a cancel frame while a reply runs, or by a disconnect
         self.replying = False
         self._frames: asyncio.Queue[str | None] = asyncio.Queue()  # None: the client is gone
         self._reader: asyncio.Task | None = None
@@ -55,7 +55,7 @@ class SocketInbox:
                     await self._error(415, BINARY_FRAME)
                 elif _is_cancel(text):
                     if self.replying:
-                        self.cancel.set()
+                        self.stop.set()
                     else:
                         await self.websocket.send_json({"type": "cancelled"})  # nothing was running
                 elif self._frames.qsize() >= self.max_waiting:
@@ -66,6 +66,7 @@ class SocketInbox:
         except (WebSocketDisconnect, RuntimeError):  # RuntimeError: the socket closed under a send
             return
         finally:
+            self.stop.set()
             self._frames.put_nowait(None)
 
     async def _error(self, status: int, detail: str) -> None:
