@@ -73,8 +73,8 @@ def test_every_optimizer_lowers_the_loss_on_a_repeated_batch(optimizer: str) -> 
     assert losses[-1] < 0.7 * losses[0]
 
 
-def test_the_engine_runs_muon_with_the_phase_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DeepSpeed takes the built Muon and the schedule: the learning rate follows lr_multiplier."""
+def one_process_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A world of one, as the trainer starts it outside the launcher."""
     from model.distributed import free_port, init_distributed
 
     # set here so they are undone after the test: the trainers later tests start must not inherit
@@ -83,6 +83,11 @@ def test_the_engine_runs_muon_with_the_phase_schedule(monkeypatch: pytest.Monkey
     for name, value in {**rendezvous, "MASTER_PORT": str(free_port())}.items():
         monkeypatch.setenv(name, value)
     init_distributed()
+
+
+def test_the_engine_runs_muon_with_the_phase_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DeepSpeed takes the built Muon and the schedule: the learning rate follows lr_multiplier."""
+    one_process_group(monkeypatch)
     torch.manual_seed(0)
     train = dataclasses.replace(TrainConfig.from_preset("demo"), optimizer="muon", zero_stage=0)
     train = train.with_overrides(
@@ -123,3 +128,32 @@ def test_rotary_cached_decoding_matches_the_full_forward() -> None:
     torch.testing.assert_close(first, full[:, :12], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(rest, full[:, 12:15], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(stepped, full[[0, 1], [15, 14]], atol=1e-5, rtol=1e-5)
+
+
+def test_one_process_backward_reduces_nothing_and_matches_autograd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At world 1 DeepSpeed's backward is plain autograd: no bucketed all-reduce of every gradient
+    (it was 40% of gpt768's backward on CPU), and the same gradients."""
+    import deepspeed.comm
+
+    one_process_group(monkeypatch)
+    train = dataclasses.replace(TrainConfig.from_preset("demo"), optimizer="adamw", zero_stage=0)
+    torch.manual_seed(0)
+    model = RosieGPT(ModelConfig(**TINY))
+    reference = RosieGPT(ModelConfig(**TINY))
+    reference.load_state_dict(model.state_dict())
+    engine = build_engine(model, train, "base", "fp32", 1, "cpu")
+    reductions = []
+    all_reduce = deepspeed.comm.all_reduce
+
+    def counted_all_reduce(*args, **kwargs):
+        reductions.append(args)
+        return all_reduce(*args, **kwargs)
+
+    monkeypatch.setattr(deepspeed.comm, "all_reduce", counted_all_reduce)
+    idx = torch.randint(0, 300, (2, 17))
+    engine.backward(engine(idx[:, :-1], targets=idx[:, 1:]).loss)
+    reference(idx[:, :-1], targets=idx[:, 1:]).loss.backward()
+    assert reductions == []
+    for (name, p), q in zip(engine.module.named_parameters(), reference.parameters(), strict=True):
+        assert (p.grad is None) == (q.grad is None), name  # the memory layers take no part
+        assert p.grad is None or torch.allclose(p.grad, q.grad, atol=1e-6), name
