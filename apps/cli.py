@@ -39,13 +39,20 @@ def default_history_db() -> Path:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that loads the model."""
+    from model.engine import DECODE_PRECISIONS
     from model.sampling import SamplingConfig
 
     defaults = SamplingConfig()
     group = parser.add_argument_group("model")
     group.add_argument("--model-dir", type=Path, default=None, help="model folder (default: ROSIE_MODEL_DIR)")
     group.add_argument("--weights", default="final", help="weights name under weights/ or a .pth path")
-    group.add_argument("--int8", action="store_true", help="int8 dynamic quantization (CPU)")
+    group.add_argument(
+        "--precision",
+        choices=DECODE_PRECISIONS,
+        default="auto",
+        help="weights while decoding: bf16 where this CPU's bf16 matmul measures faster (auto), fp32, "
+        "bf16, or int8 weight-only",
+    )
     group.add_argument("--db", type=Path, default=None, help="history database (default: ROSIE_HISTORY_DB)")
     sampling = parser.add_argument_group("sampling")
     sampling.add_argument("--temperature", type=float, default=defaults.temperature)
@@ -78,7 +85,7 @@ def open_service(args: argparse.Namespace, history_db: str | Path | None = None,
             f"no model at {model_dir}: train one (make demo), set ROSIE_MODEL_DIR, pass --model-dir, "
             "or write an untrained one with `rosie untrained-model --out DIR`"
         )
-    engine = Engine.load(model_dir, args.weights, int8=args.int8, sampling=sampling)
+    engine = Engine.load(model_dir, args.weights, precision=args.precision, sampling=sampling)
     return ChatService.open(engine, history_db or args.db or default_history_db(), **service_kwargs)
 
 

@@ -1,5 +1,6 @@
 """Training throughput on one process: Rosie's trainer, a plain PyTorch loop and a nanoGPT-equivalent
-peer at the same shape and precision, interleaved, median of the repetitions, with the load average.
+peer at the same shape and precision, interleaved, median of the repetitions (ratios: the median of each
+repetition's own ratio), with the load average.
 
 - trainer: ``python -m model.train --phase base`` (DeepSpeed engine with the stage it resolves,
   memmapped token shards, checkpoints off the clock), with AdamW whatever the preset's optimizer;
@@ -163,6 +164,13 @@ def loop_tokens_per_s(make_step: Callable[[], Callable], batch: torch.Tensor, st
     return batch.shape[0] * (batch.shape[1] - 1) / statistics.median(timings)
 
 
+def paired_ratio(runs: dict[str, list[float]], peer: str) -> float:
+    """Median over the repetitions of trainer / ``peer`` within each one: the two ran back to back,
+    so a slow spell of the machine (one trainer run here fell to 412 tok/s between runs of 600)
+    moves a pair's ratio only if it hits one side, and then it is one repetition of the median."""
+    return round(statistics.median(t / p for t, p in zip(runs["trainer"], runs[peer], strict=True)), 3)
+
+
 def bench_preset(preset: str, repeats: int, steps: int, data_root: str) -> dict:
     micro_batch, block = SHAPES[preset]
     precision = select_precision("auto", "cpu")
@@ -203,8 +211,8 @@ def bench_preset(preset: str, repeats: int, steps: int, data_root: str) -> dict:
         "mfu": {name: round(flops * v / peak, 4) for name, v in medians.items()},
         "mfu_peak": peak_source,
         "mfu_flops_per_token": flops,
-        "ratio_trainer_over_plain": round(medians["trainer"] / medians["plain"], 3),
-        "ratio_trainer_over_nanogpt": round(medians["trainer"] / medians["nanogpt"], 3),
+        "ratio_trainer_over_plain": paired_ratio(runs, "plain"),
+        "ratio_trainer_over_nanogpt": paired_ratio(runs, "nanogpt"),
         "load_average": os.getloadavg()[0],
     }
     print(f"train {preset}: {json.dumps(result)}", flush=True)

@@ -1,6 +1,7 @@
 """Decode speed of Rosie's engine vs Hugging Face GPT2LMHeadModel with its KV cache, same shape, same run.
 
-For each preset (demo, gpt768) and precision (fp32, int8 weight-only) it measures, at batch 1:
+For each preset (demo, gpt768) and precision (fp32, bf16 weights, int8 weight-only) it measures, at
+batch 1:
 - first-token latency for a 512-token prompt (prefill + first sampled token; Rosie's also includes
   the emotion head's reading of the user's message, taken from the prefill);
 - decode tokens/s from the first to the last generated token, and the share of the memory-bandwidth
@@ -8,14 +9,15 @@ For each preset (demo, gpt768) and precision (fp32, int8 weight-only) it measure
 
 The peer is ``GPT2LMHeadModel`` with identical width/depth/heads/vocab/context, exact GELU, SDPA
 attention and ``generate(use_cache=True)``. Both do the same sampling work per token: greedy after
-a 1.1 repetition penalty, the special tokens suppressed, a minimum length. For int8 both get the
+a 1.1 repetition penalty, the special tokens suppressed, a minimum length. For bf16 both models are
+cast to bfloat16 (``Engine.load(precision="bf16")`` does the same). For int8 both get the
 same treatment: every Linear, including the (tied) LM head, becomes ``model.quantize.Int8Linear``
 (GPT-2's Conv1D layers are converted to Linear first). Both compute the LM head at the last
 position only during prefill (HF via ``logits_to_keep``). Weights are random: speed does not
 depend on them. Warm-up runs the real prompt length. The demo preset's context is stretched to fit
 the 512-token prompt (position table only; per-token compute unchanged).
 
-    python benchmarks/decode_bench.py                      # both presets, fp32 + int8
+    python benchmarks/decode_bench.py                      # both presets, fp32 + bf16 + int8
     python benchmarks/decode_bench.py --presets demo --new-tokens 32 --repeats 2
 """
 
@@ -33,13 +35,14 @@ from pathlib import Path
 import torch
 
 from model.config import ModelConfig
-from model.engine import Engine, TokenEvent
+from model.engine import DECODE_DTYPES, Engine, TokenEvent
 from model.gpt import RosieGPT
 from model.quantize import linear_weight_bytes, quantize_int8, quantized_tied_head
 from model.sampling import SamplingConfig
 from model.tokenizer import RosieTokenizer
 
 REPETITION_PENALTY = 1.1
+PRECISIONS = ("fp32", "bf16", "int8")
 
 
 @dataclass
@@ -53,11 +56,12 @@ class Measurement:
     load_average: float
 
 
-def rosie_engine(config: ModelConfig, tokenizer: RosieTokenizer, int8: bool) -> Engine:
+def rosie_engine(config: ModelConfig, tokenizer: RosieTokenizer, precision: str) -> Engine:
     model = RosieGPT(config).eval()
-    if not int8:
-        return Engine(model, tokenizer)
-    return Engine(quantize_int8(model), tokenizer, lm_head=quantized_tied_head(model.tok_emb.weight))
+    if precision != "int8":
+        return Engine(model.to(DECODE_DTYPES[precision]), tokenizer, precision=precision)
+    head = quantized_tied_head(model.tok_emb.weight)
+    return Engine(quantize_int8(model), tokenizer, lm_head=head, precision="int8")
 
 
 def time_rosie(engine: Engine, prompt: list[int], new_tokens: int) -> tuple[float, float]:
@@ -74,7 +78,7 @@ def time_rosie(engine: Engine, prompt: list[int], new_tokens: int) -> tuple[floa
     return times[0] - started, (len(times) - 1) / (times[-1] - times[0])
 
 
-def hf_peer(config: ModelConfig, int8: bool):
+def hf_peer(config: ModelConfig, precision: str):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     peer = GPT2LMHeadModel(
@@ -90,10 +94,10 @@ def hf_peer(config: ModelConfig, int8: bool):
             eos_token_id=None,
         )
     ).eval()
-    if int8:
+    if precision == "int8":
         conv1d_to_linear(peer)
-        peer = quantize_int8(peer)
-    return peer
+        return quantize_int8(peer)
+    return peer.to(DECODE_DTYPES[precision])
 
 
 def conv1d_to_linear(model: torch.nn.Module) -> None:
@@ -151,12 +155,11 @@ def bench_preset(
     config = ModelConfig.from_preset(preset, block_size=max(base.block_size, prompt_tokens + new_tokens + 2))
     torch.manual_seed(0)
     prompt = torch.randint(len(tokenizer.backend.get_vocab()), config.vocab_size, (prompt_tokens,)).tolist()
-    int8 = precision == "int8"
-    engine = rosie_engine(config, tokenizer, int8)
+    engine = rosie_engine(config, tokenizer, precision)
     banned = engine.banned_ids + engine.stop_ids  # Rosie bans these until min_new_tokens: all of them here
     systems = {
         "rosie": (engine, time_rosie),
-        "hf_gpt2": (hf_peer(config, int8), functools.partial(time_hf, banned=banned)),
+        "hf_gpt2": (hf_peer(config, precision), functools.partial(time_hf, banned=banned)),
     }
     for runner, timer in systems.values():
         timer(runner, prompt, 4)  # warm-up at the real prompt length: allocator, kernels, lazy init
@@ -247,7 +250,7 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", nargs="+", default=["demo", "gpt768"])
-    parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"], choices=["fp32", "int8"])
+    parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     parser.add_argument("--prompt-tokens", type=int, default=512)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)

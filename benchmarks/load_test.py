@@ -101,8 +101,9 @@ async def run_load(
 
 
 @contextlib.contextmanager
-def local_api(model_dir: Path | None, max_active: int):
-    """The API in this process over ``model_dir`` (or a fresh untrained demo model)."""
+def local_api(model_dir: Path | None, max_active: int, precision: str = "auto"):
+    """The API in this process over ``model_dir`` (or a fresh untrained demo model), decoding in
+    ``precision`` as ``rosie serve --precision`` does."""
     from apps.chat.service import ChatService
     from apps.chat.slots import GenerationSlots
     from apps.server.app import create_app, running_server
@@ -116,7 +117,7 @@ def local_api(model_dir: Path | None, max_active: int):
                 Path(scratch) / "model", sample_texts(Settings.from_env().data_root)
             )
         service = ChatService.open(
-            Engine.load(model_dir),
+            Engine.load(model_dir, precision=precision),
             Path(scratch) / "history.sqlite",
             slots=GenerationSlots(max_active=max_active),
         )
@@ -125,10 +126,16 @@ def local_api(model_dir: Path | None, max_active: int):
 
 
 def serving_benchmark(
-    preset: str = "gpt768", clients: int = 8, requests: int = 2, max_new_tokens: int = 32, repeats: int = 3
+    preset: str = "gpt768",
+    clients: int = 8,
+    requests: int = 2,
+    max_new_tokens: int = 32,
+    repeats: int = 3,
+    precision: str = "auto",
 ) -> dict:
     """``clients`` concurrent chats against one chat alone, on the same in-process API, interleaved
     ``repeats`` times: aggregate tokens/s of each, and first-token latency under the concurrent load.
+    The engine decodes in ``precision`` (``auto``: what ``rosie serve`` picks on this machine).
 
     The model is an untrained ``preset`` whose tokenizer is trained on sample books (the preset's
     vocabulary, so the LM head has its real size); every reply is exactly ``max_new_tokens`` long.
@@ -137,6 +144,7 @@ def serving_benchmark(
     import statistics
 
     from foundation.settings import Settings
+    from model.engine import decode_precision
     from model.tokenizer_corpus import paragraphs
     from model.untrained import write_untrained_model
 
@@ -149,7 +157,7 @@ def serving_benchmark(
     errors: list[str] = []
     with tempfile.TemporaryDirectory(prefix="rosie-serving-") as scratch:
         model_dir = write_untrained_model(Path(scratch) / "model", texts, preset)
-        with local_api(model_dir, max_active=clients) as address:
+        with local_api(model_dir, max_active=clients, precision=precision) as address:
             for _ in range(repeats):
                 for n, rates in ((1, single), (clients, aggregate)):
                     results, wall = asyncio.run(
@@ -161,6 +169,7 @@ def serving_benchmark(
                         latencies += results.first_token_s
     result = {
         "preset": preset,
+        "precision": decode_precision(precision),
         "clients": clients,
         "requests": requests,
         "max_new_tokens": max_new_tokens,

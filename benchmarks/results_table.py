@@ -60,14 +60,17 @@ def _decode_rows(decode: list[dict]) -> list[str]:
     return rows
 
 
-def _int8_quality_row(q: dict) -> str:
-    fp32, int8 = q["fp32"], q["int8"]
-    return (
-        f"| int8 quality, trained demo model, {q['examples']} emotion test conversations (`int8_quality.py`) "
-        f"| int8: perplexity {int8['perplexity']:.2f}, emotion macro-F1 {int8['emotion_macro_f1']:.3f} "
+def _decode_quality_rows(q: dict) -> list[str]:
+    fp32 = q["fp32"]
+    return [
+        f"| {name} decode quality, trained demo model, {q['examples']} emotion test conversations "
+        f"(`decode_quality.py`) "
+        f"| {name}: perplexity {low['perplexity']:.2f}, emotion macro-F1 {low['emotion_macro_f1']:.3f} "
         f"| fp32: {fp32['perplexity']:.2f}, {fp32['emotion_macro_f1']:.3f} "
-        f"| {int8['perplexity'] / fp32['perplexity']:.4f} | — |"
-    )
+        f"| {low['perplexity'] / fp32['perplexity']:.4f} | — |"
+        for name, low in q.items()
+        if name in ("bf16", "int8")
+    ]
 
 
 def _tokenize_row(t: dict) -> str:
@@ -82,7 +85,8 @@ def _tokenize_row(t: dict) -> str:
 
 def _serving_row(s: dict) -> str:
     return (
-        f"| serving {s['preset']}, {s['clients']} concurrent chats x {s['requests']} (`load_test.py`) "
+        f"| serving {s['preset']} {s['precision']}, {s['clients']} concurrent chats x {s['requests']} "
+        "(`load_test.py`) "
         f"| {s['aggregate_tokens_per_s']:.1f} tok/s in aggregate, "
         f"first token p50 {s['p50_first_token_ms']:,.0f} ms"
         f" / p99 {s['p99_first_token_ms']:,.0f} ms, {s['errors']} errors "
@@ -99,9 +103,9 @@ def render(results: dict) -> str:
         *_train_rows(results.get("train", {})),
         *([_precision_row(results["precision"])] if "precision" in results else []),
         *_decode_rows(results.get("decode", [])),
-        *([_int8_quality_row(results["int8_quality"])] if "int8_quality" in results else []),
+        *(_decode_quality_rows(results["decode_quality"]) if "decode_quality" in results else []),
         *([_tokenize_row(results["tokenize"])] if "tokenize" in results else []),
-        *([_serving_row(results["serving"])] if "serving" in results else []),
+        *(_serving_row(s) for s in results.get("serving", [])),
     ]
     machine = results["machine"]
     note = (

@@ -3,7 +3,7 @@ README's table rendered from that file (``benchmarks/results_table.py``).
 
 Sections (each can be rerun alone with ``--only``; the others keep their last figures):
 train (demo and gpt768, ``bench_train.py``), precision (``precision_curves.py``), decode
-(``decode_bench.py``), int8_quality (``int8_quality.py``: needs the trained model of ``make demo``),
+(``decode_bench.py``), decode_quality (``decode_quality.py``: needs the trained model of ``make demo``),
 tokenize (``bench_tokenizer.py --speed``), serving (``load_test.py``).
 
     PYTHONPATH=. .venv/bin/python benchmarks/run_all.py [--only train decode] [--repeats 3]
@@ -24,7 +24,7 @@ import torch
 
 from benchmarks.results_table import RESULTS, update_readme
 
-SECTIONS = ("train", "precision", "decode", "int8_quality", "tokenize", "serving")
+SECTIONS = ("train", "precision", "decode", "decode_quality", "tokenize", "serving")
 
 
 def cpu_name() -> str:
@@ -48,9 +48,10 @@ def run_section(name: str, repeats: int) -> object:
     if name == "decode":
         from benchmarks.decode_bench import run
 
-        return [dataclasses.asdict(m) for m in run(["demo", "gpt768"], ["fp32", "int8"], 512, 64, repeats)]
-    if name == "int8_quality":
-        from benchmarks.int8_quality import run
+        measured = run(["demo", "gpt768"], ["fp32", "bf16", "int8"], 512, 64, repeats)
+        return [dataclasses.asdict(m) for m in measured]
+    if name == "decode_quality":
+        from benchmarks.decode_quality import run
 
         return run()
     if name == "tokenize":
@@ -59,8 +60,14 @@ def run_section(name: str, repeats: int) -> object:
 
         return encode_speed(Settings.from_env().data_root, repeats=repeats)
     from benchmarks.load_test import serving_benchmark
+    from model.engine import decode_precision
 
-    return serving_benchmark(preset="gpt768", clients=8, requests=2, max_new_tokens=32)
+    # fp32 and what `rosie serve` picks here: bf16 where the CPU's bf16 matmul is faster
+    precisions = dict.fromkeys(["fp32", decode_precision("auto")])
+    return [
+        serving_benchmark(preset="gpt768", clients=8, requests=2, max_new_tokens=32, precision=p)
+        for p in precisions
+    ]
 
 
 def main() -> None:

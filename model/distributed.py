@@ -70,17 +70,21 @@ GPU_PEAK_TFLOPS = {
 
 
 @functools.cache
-def matmul_flops(device_type: str, dtype: torch.dtype, n: int = 1024, repeats: int = 20) -> float:
+def matmul_flops(
+    device_type: str, dtype: torch.dtype, n: int = 1024, repeats: int = 20, budget_s: float = 1.0
+) -> float:
     """Best FLOP/s of an ``n x n`` matmul at ``dtype`` on this process's device and threads.
 
     Cached per process: the precision choice and the MFU denominator read the same measurement.
-    Best-of-``repeats`` after warm-ups, so background load on a shared machine lowers it least: with
-    5 repeats one benchmark process read half the peak (408 against 812 GFLOP/s) and an MFU of 1.006.
+    Best of up to ``repeats`` after warm-ups, so background load lowers it least (5 repeats once read
+    408 GFLOP/s where a quiet process reads about 800), within ``budget_s``: on a CPU whose bf16 is
+    emulated one matmul takes a quarter of a second, and every process that loads the model probes.
     """
     device = torch.device(device_type)
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    deadline = time.perf_counter() + budget_s
     for _ in range(3):  # warm-up: thread pool, kernel selection, clock ramp
         a @ b
     best = math.inf
@@ -90,6 +94,8 @@ def matmul_flops(device_type: str, dtype: torch.dtype, n: int = 1024, repeats: i
         a @ b
         sync()
         best = min(best, time.perf_counter() - started)
+        if started > deadline:
+            break
     return 2 * n**3 / best
 
 

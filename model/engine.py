@@ -98,6 +98,24 @@ class Reply:
 GenerationEvent = EmotionEvent | TokenEvent | Reply
 
 
+DECODE_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+DECODE_PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+def decode_precision(requested: str) -> str:
+    """The precision the engine decodes in. ``auto``: bf16 weights where this CPU's bf16 matmul
+    measures faster than fp32 (the trainer's probe, :func:`model.distributed.cpu_bf16_is_faster`),
+    else fp32. bf16 halves the bytes each token reads, and unlike fp32 its few-row matmuls stay near
+    the memory bound, which is what batching conversations together needs."""
+    if requested not in DECODE_PRECISIONS:
+        raise ValueError(f"decode precision {requested!r}: expected one of {', '.join(DECODE_PRECISIONS)}")
+    if requested != "auto":
+        return requested
+    from model.distributed import cpu_bf16_is_faster
+
+    return "bf16" if cpu_bf16_is_faster() else "fp32"
+
+
 class Engine:
     """Generates Rosie's replies from a loaded model and tokenizer."""
 
@@ -108,8 +126,11 @@ class Engine:
         *,
         sampling: SamplingConfig | None = None,
         lm_head: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        precision: str = "fp32",
     ) -> None:
         self.model = model.eval()
+        self.precision = precision  # what its weights decode in: fp32, bf16 or int8 (reported)
+        self._memory_dtype = model.tok_emb.weight.dtype if precision == "bf16" else torch.float32
         # Next-token logits from a final hidden state. Only the last position needs them: at a
         # 512-token prompt and a 32k vocab, the full-sequence head would cost ~13% of the prefill.
         # RosieGPT ties its head to the token embedding (model/gpt.py); int8 passes a quantized copy.
@@ -132,19 +153,22 @@ class Engine:
         model_dir: str | Path,
         weights: str = "final",
         *,
-        int8: bool = False,
+        precision: str = "fp32",
         sampling: SamplingConfig | None = None,
     ) -> Engine:
-        """Load ``model_dir`` (config.json, tokenizer/, weights/<weights>.pth or a .pth path)."""
+        """Load ``model_dir`` (config.json, tokenizer/, weights/<weights>.pth or a .pth path) to decode
+        in ``precision`` (:func:`decode_precision`): fp32, bf16 weights, int8 weight-only, or auto."""
         from model.weights import load_model
 
+        precision = decode_precision(precision)
         model, tokenizer, _ = load_model(Path(model_dir), weights=weights)
-        if not int8:
-            return cls(model, tokenizer, sampling=sampling)
-        from model.quantize import quantize_int8, quantized_tied_head
+        if precision == "int8":
+            from model.quantize import quantize_int8, quantized_tied_head
 
-        head = quantized_tied_head(model.tok_emb.weight)
-        return cls(quantize_int8(model), tokenizer, sampling=sampling, lm_head=head)
+            head = quantized_tied_head(model.tok_emb.weight)
+            return cls(quantize_int8(model), tokenizer, sampling=sampling, lm_head=head, precision="int8")
+        return cls(model.to(DECODE_DTYPES[precision]), tokenizer, sampling=sampling, precision=precision)
+
 
     @property
     def block_size(self) -> int:
@@ -166,6 +190,8 @@ class Engine:
 
         One token on a cache is a decode step: it joins the other conversations' pending steps in
         one batched forward (:class:`model.batching.StepBatcher`); a prompt runs between steps."""
+        if memory is not None:
+            memory = memory.to(self._memory_dtype)  # memories are stored fp32 (Engine.embed)
         if cache is not None and len(ids) == 1:
             hidden, logits = self.batcher.step(ids[0], cache, persona_id, memory)
             with torch.inference_mode():

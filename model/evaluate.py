@@ -78,7 +78,7 @@ def emotion_predictions(
         idx = batch.idx.to(device)
         if hasattr(model, "hidden_states"):
             emotion_logits = model.emotion_head(model.hidden_states(idx))
-        else:  # a wrapper that only has a forward (benchmarks/int8_quality.py)
+        else:  # a wrapper that only has a forward (benchmarks/decode_quality.py)
             emotion_logits = model(idx).emotion_logits
         emotion_logits = emotion_logits.float().cpu()
         for row, position in (batch.emotion != NO_EMOTION).nonzero().tolist():

@@ -224,8 +224,24 @@ def test_concurrent_conversations_decode_independently(engine: Engine):
     assert rows > 1.5 * steps, f"{rows} sequence-steps in {steps} forwards: the chats did not share steps"
 
 
+def test_bf16_decode_talks_reads_emotions_and_takes_fp32_memories(model_dir: Path, engine: Engine):
+    half = Engine.load(model_dir, precision="bf16")
+    assert half.precision == "bf16" and half.model.tok_emb.weight.dtype == torch.bfloat16
+    ids = prompt(engine)
+    memory = engine.embed(ids)[None, None]  # [1, M, n_embd]: stored fp32, whatever the engine decodes in
+    reply = half.generate(ids, sampling=GREEDY, memory=memory)
+    reference = engine.read_emotion(ids[:-1], memory=memory)
+    assert reply.token_ids and reply.emotion.label in EMOTIONS
+    for emotion in EMOTIONS:  # bf16 rounding moves the reading only a little
+        assert reply.user_emotion.probabilities[emotion] == pytest.approx(
+            reference.probabilities[emotion], abs=0.02
+        )
+    with pytest.raises(ValueError, match="decode precision 'fp8'"):
+        Engine.load(model_dir, precision="fp8")
+
+
 def test_int8_quantization_shrinks_linears_and_still_talks(model_dir: Path, engine: Engine):
-    quantized = Engine.load(model_dir, int8=True)
+    quantized = Engine.load(model_dir, precision="int8")
     assert linear_weight_bytes(quantized.model) < linear_weight_bytes(engine.model) / 3
     assert linear_weight_bytes(quantized.lm_head) == engine.model.tok_emb.weight.numel()  # int8 head too
     ids = prompt(engine)

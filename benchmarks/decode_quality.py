@@ -1,11 +1,12 @@
-"""What int8 weight-only decode costs in quality: perplexity and emotion-head macro-F1, int8 vs fp32.
+"""What decoding in less than fp32 costs in quality: perplexity and emotion-head macro-F1 with bf16
+weights and with int8 weight-only weights, each against fp32.
 
-The trained model folder (``ROSIE_MODEL_DIR``, ``final.pth``) is loaded twice through the engine
-(``Engine.load`` with and without ``int8``); both are scored on the emotion token shard's test split
+The trained model folder (``ROSIE_MODEL_DIR``, ``final.pth``) is loaded three times through the
+engine (``Engine.load(precision=...)``); each is scored on the emotion token shard's test split
 (``ROSIE_ARTIFACTS_DIR``) by ``model.evaluate`` through the engine's own LM head (the int8 copy of
 the tied head for int8) and emotion head.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/int8_quality.py [--examples 256]
+    PYTHONPATH=. .venv/bin/python benchmarks/decode_quality.py [--examples 256]
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ class EngineHeads(torch.nn.Module):
     def forward(self, idx: torch.Tensor) -> ModelOutput:
         hidden = self.engine.model.hidden_states(idx)
         flat = hidden.reshape(-1, hidden.shape[-1])
-        logits = self.engine.lm_head(flat).reshape(*hidden.shape[:-1], -1)
-        return ModelOutput(logits=logits, emotion_logits=self.engine.model.emotion_head(hidden))
+        logits = self.engine.lm_head(flat).reshape(*hidden.shape[:-1], -1).float()
+        return ModelOutput(logits=logits, emotion_logits=self.engine.model.emotion_head(hidden).float())
 
 
 def run(examples: int = 256, batch_size: int = 8) -> dict:
@@ -43,8 +44,8 @@ def run(examples: int = 256, batch_size: int = 8) -> dict:
     model_dir = settings.layout.model.root
     shard = TokenShard(settings.layout.tokens_dir("emotion") / "test")
     result: dict = {"model": str(model_dir), "examples": examples}
-    for name, int8 in (("fp32", False), ("int8", True)):
-        engine = Engine.load(model_dir, int8=int8)
+    for name in ("fp32", "bf16", "int8"):
+        engine = Engine.load(model_dir, precision=name)
         heads = EngineHeads(engine).eval()
         pad = engine.tokenizer.token_id(PAD)
         block = engine.block_size
@@ -55,7 +56,7 @@ def run(examples: int = 256, batch_size: int = 8) -> dict:
             "emotion_macro_f1": round(scores["macro_f1"], 4),
             "emotion_accuracy": round(scores["accuracy"], 4),
         }
-    print(f"int8 quality: {json.dumps(result)}", flush=True)
+    print(f"decode quality: {json.dumps(result)}", flush=True)
     return result
 
 
