@@ -111,10 +111,22 @@ def render(results: dict) -> str:
     note = (
         f"Measured by `make bench` on {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']} "
         f"(torch threads per section: {', '.join(f'{k} {v}' for k, v in results['threads'].items())}), "
-        f"{_dates(results)}; median of {results['repeats']} interleaved repetitions; `load` is the "
+        f"{_dates(results)}; {_repetitions(results)}; `load` is the "
         "1-minute load average when the row finished (the machine is shared: ratios are the signal)."
     )
     return "\n".join([BEGIN, note, "", *rows, END])
+
+
+def _repetitions(results: dict) -> str:
+    """How many interleaved repetitions each row is the median of (``--repeats`` may differ by section)."""
+    counts = results["repetitions"]
+    if len(set(counts.values())) == 1:
+        return f"median of {next(iter(counts.values()))} interleaved repetitions"
+    by_count: dict[int, list[str]] = {}
+    for name, count in counts.items():
+        by_count.setdefault(count, []).append(name)
+    parts = [f"{count} for {', '.join(names)}" for count, names in sorted(by_count.items())]
+    return "median of interleaved repetitions (" + "; ".join(parts) + ")"
 
 
 def _dates(results: dict) -> str:
