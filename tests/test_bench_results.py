@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from benchmarks.results_table import README, RESULTS, readme_block, render
+from benchmarks.run_all import SINGLE_RUN
 
 
 def test_readme_table_is_rendered_from_the_results_file() -> None:
@@ -15,8 +16,7 @@ def test_readme_table_is_rendered_from_the_results_file() -> None:
 
 def test_every_comparison_is_interleaved_with_repeats_and_load() -> None:
     results = json.loads(RESULTS.read_text())
-    single_runs = {"precision", "decode_quality"}  # one loss curve per precision; one deterministic scoring
-    assert all(n >= 3 for name, n in results["repetitions"].items() if name not in single_runs)
+    assert all(n >= 3 for name, n in results["repetitions"].items() if name not in SINGLE_RUN)
     assert results["repetitions"].keys() == results["dates"].keys()
     for preset, train in results["train"].items():
         assert all(len(runs) >= 3 for runs in train["runs_tokens_per_s"].values()), preset
