@@ -52,6 +52,21 @@ def test_generation_slots_bound_active_and_waiting():
     assert slots.active == 0
 
 
+def test_a_cancelled_request_leaves_the_waiting_line_at_once():
+    slots = GenerationSlots(max_active=1, max_waiting=1)
+    slots.acquire()
+    cancel = threading.Event()
+    outcome: list[bool] = []
+    waiter = threading.Thread(target=lambda: outcome.append(slots.acquire(cancel)))
+    waiter.start()
+    deadline = time.time() + 5
+    while slots.waiting != 1 and time.time() < deadline:
+        time.sleep(0.01)
+    cancel.set()
+    waiter.join(5)
+    assert outcome == [False] and (slots.active, slots.waiting) == (1, 0)  # its place is free again
+
+
 # -- history ----------------------------------------------------------------------------------
 
 

@@ -124,10 +124,11 @@ class ChatService:
     ) -> Iterator[GenerationEvent]:
         prompt = self.prompt_with(conversation_id, user_turn, sampling)
         self.engine.check_fits(prompt.ids, sampling.max_new_tokens)
-        self.slots.acquire()
+        if not self.slots.acquire(cancel):
+            return  # the client left while waiting for a slot
         try:
             if cancel is not None and cancel.is_set():
-                return  # the client left while waiting for a slot
+                return  # it left just as the slot came
             for event in self.engine.stream(
                 prompt.ids,
                 sampling=sampling,

@@ -23,17 +23,25 @@ class GenerationSlots:
         self.active = 0
         self.waiting = 0
 
-    def acquire(self) -> None:
+    def acquire(self, cancel: threading.Event | None = None) -> bool:
+        """Take a slot, waiting in line if need be; False (no slot taken) if ``cancel`` is set while
+        waiting, so a request whose client has gone leaves the line at once."""
         with self._lock:
             if self.waiting >= self.max_waiting and self.active >= self.max_active:
                 raise BusyError(
                     f"all {self.max_active} generation slots are busy and {self.waiting} requests wait"
                 )
             self.waiting += 1
-        self._semaphore.acquire()
-        with self._lock:
-            self.waiting -= 1
-            self.active += 1
+        acquired = False
+        try:
+            while not (acquired := self._semaphore.acquire(timeout=0.05)):
+                if cancel is not None and cancel.is_set():
+                    return False
+            return True
+        finally:
+            with self._lock:
+                self.waiting -= 1
+                self.active += acquired
 
     def release(self) -> None:
         with self._lock:
