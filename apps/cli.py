@@ -48,7 +48,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--weights", default="final", help="weights name under weights/ or a .pth path")
     group.add_argument(
         "--precision",
-        choices=DECODE_PRECISIONS,
+        choices=("auto", *DECODE_PRECISIONS),
         default="auto",
         help="weights while decoding: bf16 where this CPU's bf16 matmul measures faster (auto), fp32, "
         "bf16, or int8 weight-only",

@@ -10,7 +10,7 @@ batch 1:
 The peer is ``GPT2LMHeadModel`` with identical width/depth/heads/vocab/context, exact GELU, SDPA
 attention and ``generate(use_cache=True)``. Both do the same sampling work per token: greedy after
 a 1.1 repetition penalty, the special tokens suppressed, a minimum length. For bf16 both models are
-cast to bfloat16 (``Engine.load(precision="bf16")`` does the same). For int8 both get the
+cast to bfloat16 (``Engine.from_model(..., "bf16")``, as ``Engine.load`` does). For int8 both get the
 same treatment: every Linear, including the (tied) LM head, becomes ``model.quantize.Int8Linear``
 (GPT-2's Conv1D layers are converted to Linear first). Both compute the LM head at the last
 position only during prefill (HF via ``logits_to_keep``). Weights are random: speed does not
@@ -35,14 +35,13 @@ from pathlib import Path
 import torch
 
 from model.config import ModelConfig
-from model.engine import DECODE_DTYPES, Engine, TokenEvent
+from model.engine import DECODE_DTYPES, DECODE_PRECISIONS, Engine, TokenEvent
 from model.gpt import RosieGPT
-from model.quantize import linear_weight_bytes, quantize_int8, quantized_tied_head
+from model.quantize import linear_weight_bytes, quantize_int8
 from model.sampling import SamplingConfig
 from model.tokenizer import RosieTokenizer
 
 REPETITION_PENALTY = 1.1
-PRECISIONS = ("fp32", "bf16", "int8")
 
 
 @dataclass
@@ -54,14 +53,6 @@ class Measurement:
     decode_tokens_per_s: float
     bandwidth_bound_tokens_per_s: float
     load_average: float
-
-
-def rosie_engine(config: ModelConfig, tokenizer: RosieTokenizer, precision: str) -> Engine:
-    model = RosieGPT(config).eval()
-    if precision != "int8":
-        return Engine(model.to(DECODE_DTYPES[precision]), tokenizer, precision=precision)
-    head = quantized_tied_head(model.tok_emb.weight)
-    return Engine(quantize_int8(model), tokenizer, lm_head=head, precision="int8")
 
 
 def time_rosie(engine: Engine, prompt: list[int], new_tokens: int) -> tuple[float, float]:
@@ -155,7 +146,7 @@ def bench_preset(
     config = ModelConfig.from_preset(preset, block_size=max(base.block_size, prompt_tokens + new_tokens + 2))
     torch.manual_seed(0)
     prompt = torch.randint(len(tokenizer.backend.get_vocab()), config.vocab_size, (prompt_tokens,)).tolist()
-    engine = rosie_engine(config, tokenizer, precision)
+    engine = Engine.from_model(RosieGPT(config).eval(), tokenizer, precision)
     banned = engine.banned_ids + engine.stop_ids  # Rosie bans these until min_new_tokens: all of them here
     systems = {
         "rosie": (engine, time_rosie),
@@ -250,7 +241,7 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", nargs="+", default=["demo", "gpt768"])
-    parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
+    parser.add_argument("--precisions", nargs="+", default=list(DECODE_PRECISIONS), choices=DECODE_PRECISIONS)
     parser.add_argument("--prompt-tokens", type=int, default=512)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)

@@ -19,7 +19,7 @@ import torch
 
 from foundation.settings import Settings
 from labeling.special_tokens import PAD
-from model.engine import Engine
+from model.engine import DECODE_PRECISIONS, Engine
 from model.evaluate import emotion_scores, lm_loss
 from model.gpt import ModelOutput
 from model.shards import TokenShard
@@ -44,7 +44,7 @@ def run(examples: int = 256, batch_size: int = 8) -> dict:
     model_dir = settings.layout.model.root
     shard = TokenShard(settings.layout.tokens_dir("emotion") / "test")
     result: dict = {"model": str(model_dir), "examples": examples}
-    for name in ("fp32", "bf16", "int8"):
+    for name in DECODE_PRECISIONS:
         engine = Engine.load(model_dir, precision=name)
         heads = EngineHeads(engine).eval()
         pad = engine.tokenizer.token_id(PAD)

@@ -48,8 +48,9 @@ def run_section(name: str, repeats: int) -> object:
         return run()
     if name == "decode":
         from benchmarks.decode_bench import run
+        from model.engine import DECODE_PRECISIONS
 
-        measured = run(["demo", "gpt768"], ["fp32", "bf16", "int8"], 512, 64, repeats)
+        measured = run(["demo", "gpt768"], list(DECODE_PRECISIONS), 512, 64, repeats)
         return [dataclasses.asdict(m) for m in measured]
     if name == "decode_quality":
         from benchmarks.decode_quality import run

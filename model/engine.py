@@ -99,7 +99,7 @@ GenerationEvent = EmotionEvent | TokenEvent | Reply
 
 
 DECODE_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-DECODE_PRECISIONS = ("auto", "fp32", "bf16", "int8")
+DECODE_PRECISIONS = ("fp32", "bf16", "int8")  # what the weights decode in; "auto" picks fp32 or bf16
 
 
 def decode_precision(requested: str) -> str:
@@ -107,8 +107,9 @@ def decode_precision(requested: str) -> str:
     measures faster than fp32 (the trainer's probe, :func:`model.distributed.cpu_bf16_is_faster`),
     else fp32. bf16 halves the bytes each token reads, and unlike fp32 its few-row matmuls stay near
     the memory bound, which is what batching conversations together needs."""
-    if requested not in DECODE_PRECISIONS:
-        raise ValueError(f"decode precision {requested!r}: expected one of {', '.join(DECODE_PRECISIONS)}")
+    if requested not in ("auto", *DECODE_PRECISIONS):
+        choices = ", ".join(("auto", *DECODE_PRECISIONS))
+        raise ValueError(f"decode precision {requested!r}: expected one of {choices}")
     if requested != "auto":
         return requested
     from model.distributed import cpu_bf16_is_faster
@@ -129,8 +130,8 @@ class Engine:
         precision: str = "fp32",
     ) -> None:
         self.model = model.eval()
-        self.precision = precision  # what its weights decode in: fp32, bf16 or int8 (reported)
-        self._memory_dtype = model.tok_emb.weight.dtype if precision == "bf16" else torch.float32
+        self.precision = precision  # what its weights decode in: fp32, bf16 or int8
+        self._memory_dtype = DECODE_DTYPES.get(precision, torch.float32)  # int8 layers take fp32 input
         # Next-token logits from a final hidden state. Only the last position needs them: at a
         # 512-token prompt and a 32k vocab, the full-sequence head would cost ~13% of the prefill.
         # RosieGPT ties its head to the token embedding (model/gpt.py); int8 passes a quantized copy.
@@ -160,15 +161,29 @@ class Engine:
         in ``precision`` (:func:`decode_precision`): fp32, bf16 weights, int8 weight-only, or auto."""
         from model.weights import load_model
 
-        precision = decode_precision(precision)
+        precision = decode_precision(precision)  # a wrong name fails before the weights are read
         model, tokenizer, _ = load_model(Path(model_dir), weights=weights)
+        return cls.from_model(model, tokenizer, precision, sampling=sampling)
+
+    @classmethod
+    def from_model(
+        cls,
+        model: torch.nn.Module,
+        tokenizer,
+        precision: str = "fp32",
+        *,
+        sampling: SamplingConfig | None = None,
+    ) -> Engine:
+        """An engine over a full-precision ``model`` that decodes in ``precision``
+        (:func:`decode_precision`): its weights cast to bf16, or int8 weight-only with an int8 copy of
+        the tied LM head."""
+        precision = decode_precision(precision)
         if precision == "int8":
             from model.quantize import quantize_int8, quantized_tied_head
 
             head = quantized_tied_head(model.tok_emb.weight)
             return cls(quantize_int8(model), tokenizer, sampling=sampling, lm_head=head, precision="int8")
         return cls(model.to(DECODE_DTYPES[precision]), tokenizer, sampling=sampling, precision=precision)
-
 
     @property
     def block_size(self) -> int:
