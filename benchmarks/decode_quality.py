@@ -36,7 +36,8 @@ class EngineHeads(torch.nn.Module):
         hidden = self.engine.model.hidden_states(idx)
         flat = hidden.reshape(-1, hidden.shape[-1])
         logits = self.engine.lm_head(flat).reshape(*hidden.shape[:-1], -1).float()
-        return ModelOutput(logits=logits, emotion_logits=self.engine.model.emotion_head(hidden).float())
+        emotion_logits = self.engine.model.emotion_logits(hidden, idx).float()
+        return ModelOutput(logits=logits, emotion_logits=emotion_logits)
 
 
 def run(examples: int = 256, batch_size: int = 8) -> dict:

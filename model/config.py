@@ -15,6 +15,8 @@ from pathlib import Path
 from foundation.atomic import write_text_atomic
 from labeling.emotions import EMOTIONS
 
+# What the emotion head reads at a turn's <|end|> (model.gpt.RosieGPT.emotion_logits).
+EMOTION_POOLINGS: tuple[str, ...] = ("turn_mean", "last")
 
 @dataclass
 class ModelConfig:
@@ -42,12 +44,17 @@ class ModelConfig:
     memory_every: int = 4
     rotary: bool = True
     qk_norm: bool = True
+    # what the emotion head reads at a turn's <|end|>: "turn_mean" (the mean hidden state over the
+    # turn, from its role token to that position) or "last" (that position's hidden state alone)
+    emotion_pooling: str = "turn_mean"
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
         if min(self.vocab_size, self.block_size, self.n_layer, self.n_head, self.memory_every) < 1:
             raise ValueError(f"every size must be positive: {self}")
+        if self.emotion_pooling not in EMOTION_POOLINGS:
+            raise ValueError(f"emotion_pooling={self.emotion_pooling!r}; expected one of {EMOTION_POOLINGS}")
 
     @property
     def head_dim(self) -> int:
@@ -79,7 +86,8 @@ class ModelConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
-        return cls(**data)
+        # configs written before emotion_pooling existed belong to models trained reading "last"
+        return cls(**{"emotion_pooling": "last", **data})
 
 
 def parameter_count_formula(config: ModelConfig) -> int:

@@ -2,10 +2,11 @@
 
 Emotion rule (shared with training, see docs/inference.md): the emotion of a turn is the emotion
 head read at the end of that turn's text, its ``<|end|>``, where training put the head's target
-(``labeling.chat_format``). The prompt ends with the user's turn and ``<|rosie|>``: the head at the
-user's ``<|end|>`` is the emotion of their message, read during the prefill at no extra cost. When
-Rosie's reply ends, her ``<|end|>`` goes through the model as one more step on the cache and the
-head there is the emotion of her reply: a reading of the words she wrote.
+(``labeling.chat_format``), over the hidden states of that turn (``RosieGPT.emotion_logits``). The
+prompt ends with the user's turn and ``<|rosie|>``: the head at the user's ``<|end|>`` is the
+emotion of their message, read from the prefill at no extra cost. Her turn's hidden states are kept
+as she speaks; when her reply ends, her ``<|end|>`` goes through the model as one more step on the
+cache and the head reads her whole turn there: a reading of the words she wrote.
 
 ``Engine`` is thread-safe: the weights are read-only and every call owns its KV cache. Concurrent
 conversations (one ``stream`` each, on their own threads) share their decode steps: each step is one
@@ -200,8 +201,8 @@ class Engine:
     def _step(
         self, ids: list[int], cache, persona_id: int, memory: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run ``ids`` (advancing ``cache``); next-token logits [V] after the last one and emotion
-        logits [len(ids), E] at each (the head is one small matmul: a turn's reading is at its end).
+        """Run ``ids`` (advancing ``cache``): next-token logits [V] after the last one and the final
+        hidden states [len(ids), n_embd] (what the emotion head reads, :meth:`_reading`).
 
         One token on a cache is a decode step: it joins the other conversations' pending steps in
         one batched forward (:class:`model.batching.StepBatcher`); a prompt runs between steps."""
@@ -209,8 +210,7 @@ class Engine:
             memory = memory.to(self._memory_dtype)  # memories are stored fp32 (Engine.embed)
         if cache is not None and len(ids) == 1:
             hidden, logits = self.batcher.step(ids[0], cache, persona_id, memory)
-            with torch.inference_mode():
-                return logits, self.model.emotion_head(hidden[None])
+            return logits, hidden[None]
 
         def prefill() -> tuple[torch.Tensor, torch.Tensor]:
             with torch.inference_mode():
@@ -220,12 +220,16 @@ class Engine:
                     memory=memory,
                     kv_cache=cache,
                 )[0]  # [len(ids), n_embd]: quantized Linears want 2-D input
-                return self.lm_head(hidden[-1:])[0], self.model.emotion_head(hidden)
+                return self.lm_head(hidden[-1:])[0], hidden
 
         return self.batcher.exclusive(prefill)
 
-    def _reading(self, emotion_logits: torch.Tensor) -> EmotionReading:
-        probs = torch.softmax(emotion_logits.float(), dim=-1).tolist()
+    def _reading(self, hidden: torch.Tensor, ids: Sequence[int], position: int = -1) -> EmotionReading:
+        """The head's reading at ``position`` of a stretch of hidden states [len(ids), n_embd] that
+        holds the whole turn ending there (from its role token: the head pools over the turn)."""
+        with torch.inference_mode():
+            logits = self.model.emotion_logits(hidden[None], torch.tensor([list(ids)], dtype=torch.long))
+        probs = torch.softmax(logits[0, position].float(), dim=-1).tolist()
         label = EMOTIONS[max(range(len(probs)), key=probs.__getitem__)]
         return EmotionReading(label, {e: round(p, 6) for e, p in zip(EMOTIONS, probs, strict=True)})
 
@@ -236,7 +240,7 @@ class Engine:
         if not ids or ids[-1] != self.end_of_turn_id:
             raise ValueError("read_emotion takes ids ending with a turn's <|end|> (no <|rosie|> after it)")
         self.check_fits(ids, 0)
-        return self._reading(self._step(ids, None, persona_id, memory)[1][-1])
+        return self._reading(self._step(ids, None, persona_id, memory)[1], ids)
 
     def check_fits(self, prompt_ids: list[int], max_new_tokens: int) -> None:
         needed = len(prompt_ids) + 1 + max_new_tokens
@@ -263,9 +267,11 @@ class Engine:
         started = time.perf_counter()
         cache = self.model.new_kv_cache(1, len(prompt_ids) + 1 + sampling.max_new_tokens)
 
-        logits, emotions = self._step(prompt_ids, cache, persona_id, memory)
-        user_emotion = self._reading(emotions[-2])  # the user's <|end|>, just before <|rosie|>
+        logits, hidden = self._step(prompt_ids, cache, persona_id, memory)
+        user_emotion = self._reading(hidden, prompt_ids, -2)  # the user's <|end|>, just before <|rosie|>
         yield EmotionEvent(user_emotion, role="user")
+        # her turn so far, <|rosie|> included: its hidden states are what her emotion is read from
+        turn_ids, turn_hidden = [prompt_ids[-1]], [hidden[-1:]]
 
         generated: list[int] = []
         emitted = ""
@@ -294,16 +300,20 @@ class Engine:
             emitted += delta
             yield TokenEvent(delta, token)
             if step + 1 < sampling.max_new_tokens:
-                logits, _ = self._step([token], cache, persona_id, memory)
+                logits, hidden = self._step([token], cache, persona_id, memory)
+                turn_ids.append(token)
+                turn_hidden.append(hidden)
         text = self.tokenizer.decode(generated, skip_special=True)
         if len(text) > len(emitted):  # an incomplete character at the very end
             yield TokenEvent(text[len(emitted) :], None)
         decode_s = token_times[-1] - token_times[0] if len(token_times) > 1 else 0.0
         # Her turn closes with <|end|> however it stopped (as the history renders it): one more step
         # on the cache (with her last token when the budget ran out before it was fed), and the head
-        # there has read her whole reply.
+        # reads her whole turn there.
         closing = [generated[-1]] if finish_reason == "max_tokens" else []
-        emotion = self._reading(self._step([*closing, self.end_of_turn_id], cache, persona_id, memory)[1][-1])
+        turn_ids += [*closing, self.end_of_turn_id]
+        turn_hidden.append(self._step([*closing, self.end_of_turn_id], cache, persona_id, memory)[1])
+        emotion = self._reading(torch.cat(turn_hidden), turn_ids)
         yield EmotionEvent(emotion, role="rosie")
         yield Reply(
             text=text.strip(),

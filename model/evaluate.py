@@ -77,7 +77,7 @@ def emotion_predictions(
     for batch in batches:
         idx = batch.idx.to(device)
         if hasattr(model, "hidden_states"):
-            emotion_logits = model.emotion_head(model.hidden_states(idx))
+            emotion_logits = model.emotion_logits(model.hidden_states(idx), idx)
         else:  # a wrapper that only has a forward (benchmarks/decode_quality.py)
             emotion_logits = model(idx).emotion_logits
         emotion_logits = emotion_logits.float().cpu()

@@ -6,10 +6,13 @@ Shape of one forward pass (nanoGPT lineage)::
     for block: x = x + attn(ln1(x))        # causal SDPA, KV cache aware; rotary q/k, optional QK-norm
                x = x + tanh(gate) * memory_attn(ln(x), memory)           # some blocks; gate starts at 0
                x = x + mlp(ln2(x))                                       # GELU, 4x wide
-    h = ln_f(x); logits = h @ tok_emb.T (tied); emotion_logits = emotion_head(h)
+    h = ln_f(x); logits = h @ tok_emb.T (tied); emotion_logits = emotion_head(turn_means(h))
 
 The emotion head runs at every position (one small matmul); a turn's emotion is read at its
-``<|end|>`` token, which has seen the whole turn (last-token pooling).
+``<|end|>`` token. By default (``emotion_pooling="turn_mean"``) the head there reads the mean hidden
+state of the turn so far, from its role token to that position: every word of the text it labels
+weighs in directly, which a small model trained briefly does not learn to gather into one
+position (docs/training.md). ``"last"`` reads the ``<|end|>`` position alone.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from labeling.special_tokens import END_OF_TEXT, ROLE_TOKENS, SPECIAL_TOKENS
 from model.config import ModelConfig
+
+# A turn begins at its role token (a document at <|endoftext|>): the emotion head pools from there.
+TURN_START_IDS: tuple[int, ...] = tuple(SPECIAL_TOKENS.index(t) for t in (END_OF_TEXT, *ROLE_TOKENS))
 
 
 @dataclass
@@ -297,7 +304,7 @@ class RosieGPT(nn.Module):
         data trains Rosie's turns only, so most positions would be computed for nothing.
         """
         h = self.hidden_states(idx, persona_ids=persona_ids, memory=memory, kv_cache=kv_cache)
-        emotion_logits = self.emotion_head(h)
+        emotion_logits = self.emotion_logits(h, idx)
         if targets is not None and loss_mask is not None:
             targets = targets.masked_fill(loss_mask == 0, -100)
         if targets is not None and not full_logits:
@@ -308,9 +315,30 @@ class RosieGPT(nn.Module):
         loss = masked_cross_entropy(logits, targets) if targets is not None else None
         return ModelOutput(logits=logits, emotion_logits=emotion_logits, loss=loss)
 
+    def emotion_logits(self, h: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """The emotion head at every position [B, T, n_emotions] from the final hidden states ``h``
+        of the tokens ``idx``; a turn's reading is at its ``<|end|>``, and ``idx`` must hold that
+        whole turn (the pooling starts at the turn's role token)."""
+        if self.config.emotion_pooling == "turn_mean":
+            h = turn_means(h, idx)
+        return self.emotion_head(h)
+
     def embed(self, idx: torch.Tensor, *, persona_ids: torch.Tensor | None = None) -> torch.Tensor:
         """One vector per sequence [B, n_embd]: the mean final hidden state (a memory of that text)."""
         return self.hidden_states(idx, persona_ids=persona_ids).mean(dim=1)
+
+
+def turn_means(h: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """At each position, the mean of ``h`` [B, T, C] over the turn so far: from the last turn start
+    (:data:`TURN_START_IDS`) in ``idx`` up to and including that position (from position 0 when
+    none comes before). Causal, as the head must be; summed in fp32."""
+    batch, seq, width = h.shape
+    positions = torch.arange(seq, device=h.device).expand(batch, seq)
+    is_start = torch.isin(idx, torch.tensor(TURN_START_IDS, device=idx.device))
+    start = torch.where(is_start, positions, torch.zeros_like(positions)).cummax(dim=1).values
+    sums = F.pad(h.float().cumsum(dim=1), (0, 0, 1, 0))
+    before = sums.gather(1, start[..., None].expand(batch, seq, width))
+    return ((sums[:, 1:] - before) / (positions - start + 1)[..., None]).to(h.dtype)
 
 
 def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import threading
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from labeling.chat_format import DEFAULT_SYSTEM_PROMPT, Turn, turns_from_json, t
 from labeling.emotion_dataset import labelled_conversation
 from labeling.emotions import EMOTIONS
 from labeling.special_tokens import END_OF_TURN, SPECIAL_TOKENS
+from model.config import ModelConfig
 from model.engine import EmotionEvent, Engine, PromptTooLongError, Reply, TokenEvent
 from model.quantize import linear_weight_bytes, quantize_int8
 from model.sampling import (
@@ -35,6 +38,16 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path
 @pytest.fixture(scope="module")
 def engine(model_dir: Path) -> Engine:
     return Engine.load(model_dir)
+
+
+@pytest.fixture(scope="module")
+def last_pooling_engine(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Engine:
+    """The same weights with the emotion head reading the <|end|> position alone."""
+    directory = tmp_path_factory.mktemp("last_pooling")
+    shutil.copytree(model_dir, directory, dirs_exist_ok=True)
+    config = ModelConfig.load_json(directory / "config.json")
+    dataclasses.replace(config, emotion_pooling="last").save_json(directory / "config.json")
+    return Engine.load(directory)
 
 
 def prompt(engine: Engine, text: str = "Hello Rosie, how are you?") -> list[int]:
@@ -137,8 +150,12 @@ def naive_greedy(engine: Engine, ids: list[int], steps: int) -> tuple[list[int],
     return generated, user, rosie
 
 
+@pytest.mark.parametrize("pooling", ["engine", "last_pooling_engine"])
 @pytest.mark.parametrize("max_new_tokens", [3, 12])  # 3: the budget runs out before <|end|>
-def test_kv_cache_decode_and_both_readings_match_full_recompute(engine: Engine, max_new_tokens: int):
+def test_kv_cache_decode_and_both_readings_match_full_recompute(
+    request: pytest.FixtureRequest, pooling: str, max_new_tokens: int
+):
+    engine = request.getfixturevalue(pooling)
     ids = prompt(engine)
     sampling = GREEDY.with_overrides(max_new_tokens=max_new_tokens)
     reply = engine.generate(ids, sampling=sampling)

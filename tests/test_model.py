@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from model.config import PRESETS, ModelConfig, parameter_count_formula, parameter_table
-from model.gpt import RosieGPT, balanced_class_weights, emotion_loss
+from model.gpt import TURN_START_IDS, RosieGPT, balanced_class_weights, emotion_loss, turn_means
 from model.tokenizer import RosieTokenizer
 from model.weights import load_model, load_weights, manifest_path, read_state_dict, save_weights
 
@@ -206,3 +206,31 @@ def test_balanced_emotion_loss_is_the_weighted_mean_over_labelled_positions() ->
     expected = (per_position * weights[[0, 1, 1]]).sum() / weights[[0, 1, 1]].sum()
     assert torch.allclose(emotion_loss(logits, targets, weights), expected)
     assert emotion_loss(logits, torch.full((1, 4), -1), weights).item() == 0.0
+
+
+def test_turn_means_average_each_turn_from_its_role_token_causally() -> None:
+    system, user, rosie = TURN_START_IDS[1:]
+    idx = torch.tensor([[9, 9, system, 9, 2, user, 9, 9, 2, rosie, 9, 2, 0, 9]])
+    h = torch.randn(1, idx.shape[1], 3, generator=torch.Generator().manual_seed(0))
+    starts = [0, 0, 2, 2, 2, 5, 5, 5, 5, 9, 9, 9, 12, 12]  # the turn each position belongs to
+    expected = torch.stack([h[0, start : t + 1].mean(dim=0) for t, start in enumerate(starts)])
+    assert torch.allclose(turn_means(h, idx)[0], expected, atol=1e-6)
+    # nothing after a position changes its reading, nor does anything before its turn
+    changed = h.clone()
+    changed[0, 10:] += 5.0
+    changed[0, :5] -= 5.0
+    assert torch.allclose(turn_means(changed, idx)[0, 5:10], expected[5:10], atol=1e-6)
+
+
+def test_emotion_pooling_last_reads_the_position_alone_and_old_configs_load_as_last(tmp_path) -> None:
+    model, idx = tiny_model(emotion_pooling="last"), tokens()
+    h = model.hidden_states(idx)
+    assert torch.equal(model(idx).emotion_logits, model.emotion_head(h))
+    pooled = tiny_model()  # the default reads the turn's mean
+    assert torch.allclose(pooled(idx).emotion_logits, pooled.emotion_head(turn_means(h, idx)))
+    with pytest.raises(ValueError, match="emotion_pooling"):
+        ModelConfig(**{**TINY.to_dict(), "emotion_pooling": "max"})
+    written = TINY.to_dict()
+    del written["emotion_pooling"]  # a config.json from before the setting existed
+    (tmp_path / "config.json").write_text(json.dumps(written))
+    assert ModelConfig.load_json(tmp_path / "config.json").emotion_pooling == "last"
