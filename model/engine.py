@@ -118,6 +118,18 @@ def decode_precision(requested: str) -> str:
     return "bf16" if cpu_bf16_is_faster() else "fp32"
 
 
+def kv_cache_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The KV cache's dtype: the weights', except bf16 weights on a CPU whose single-query bf16
+    attention measures slower than fp32 (:func:`model.distributed.cpu_bf16_attention_is_faster`),
+    where the cache is fp32: twice the bytes, still the faster read."""
+    weight = model.tok_emb.weight
+    if weight.dtype == torch.bfloat16 and weight.device.type == "cpu":
+        from model.distributed import cpu_bf16_attention_is_faster
+
+        return torch.bfloat16 if cpu_bf16_attention_is_faster() else torch.float32
+    return weight.dtype
+
+
 class Engine:
     """Generates Rosie's replies from a loaded model and tokenizer."""
 
@@ -133,6 +145,7 @@ class Engine:
         self.model = model.eval()
         self.precision = precision  # what its weights decode in: fp32, bf16 or int8
         self._memory_dtype = DECODE_DTYPES.get(precision, torch.float32)  # int8 layers take fp32 input
+        self.cache_dtype = kv_cache_dtype(model)
         # Next-token logits from a final hidden state. Only the last position needs them: at a
         # 512-token prompt and a 32k vocab, the full-sequence head would cost ~13% of the prefill.
         # RosieGPT ties its head to the token embedding (model/gpt.py); int8 passes a quantized copy.
@@ -265,7 +278,7 @@ class Engine:
         self.check_fits(prompt_ids, sampling.max_new_tokens)
         generator = torch.Generator().manual_seed(sampling.seed) if sampling.seed is not None else None
         started = time.perf_counter()
-        cache = self.model.new_kv_cache(1, len(prompt_ids) + 1 + sampling.max_new_tokens)
+        cache = self.model.new_kv_cache(1, len(prompt_ids) + 1 + sampling.max_new_tokens, self.cache_dtype)
 
         logits, hidden = self._step(prompt_ids, cache, persona_id, memory)
         user_emotion = self._reading(hidden, prompt_ids, -2)  # the user's <|end|>, just before <|rosie|>

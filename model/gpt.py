@@ -76,6 +76,13 @@ class KVCache:
         self.length = length
 
 
+def attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+           mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Attention of ``q`` over cached keys/values in the cache's dtype (fp32 caches serve bf16
+    models on CPUs whose bf16 attention is slow, :meth:`RosieGPT.new_kv_cache`); out in q's dtype."""
+    return F.scaled_dot_product_attention(q.to(keys.dtype), keys, values, attn_mask=mask).to(q.dtype)
+
+
 class Rotary(nn.Module):
     """Rotary position embedding (RoFormer; GPT-NeoX's half-split layout): the query and key of a
     token at position p are rotated by angles p * theta_i, so attention scores depend on relative
@@ -128,7 +135,7 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self._heads(x, positions)
         y = torch.cat(
             [
-                F.scaled_dot_product_attention(q[i : i + 1], *cache.update(layer, k[i : i + 1], v[i : i + 1]))
+                attend(q[i : i + 1], *cache.update(layer, k[i : i + 1], v[i : i + 1]))
                 for i, cache in enumerate(caches)
             ]
         )
@@ -141,16 +148,15 @@ class CausalSelfAttention(nn.Module):
         dropout_p = self.dropout if self.training else 0.0
         if kv_cache is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
+        elif past == 0:  # prefill into an empty cache: causal attention over the new keys themselves
+            kv_cache.update(layer, k, v)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=seq > 1, dropout_p=dropout_p)
         else:
-            k, v = kv_cache.update(layer, k, v)
-            if past == 0:  # prefill into an empty cache: plain causal attention, no mask to build
-                y = F.scaled_dot_product_attention(q, k, v, is_causal=seq > 1, dropout_p=dropout_p)
-            else:
-                # new token i sits at absolute position past+i and may see keys 0..past+i
-                mask = None
-                if seq > 1:
-                    mask = torch.ones(seq, past + seq, dtype=torch.bool, device=x.device).tril(past)
-                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+            # new token i sits at absolute position past+i and may see keys 0..past+i
+            mask = None
+            if seq > 1:
+                mask = torch.ones(seq, past + seq, dtype=torch.bool, device=x.device).tril(past)
+            y = attend(q, *kv_cache.update(layer, k, v), mask)
         y = y.transpose(1, 2).contiguous().view(batch, seq, width)
         return self.resid_dropout(self.proj(y))
 
@@ -247,10 +253,12 @@ class RosieGPT(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def new_kv_cache(self, batch_size: int, max_len: int | None = None) -> KVCache:
+    def new_kv_cache(self, batch_size: int, max_len: int | None = None,
+                     dtype: torch.dtype | None = None) -> KVCache:
+        """An empty cache in ``dtype`` (default: the weights'); attention over it runs in that dtype."""
         weight = self.tok_emb.weight
         return KVCache(self.config, batch_size, max_len or self.config.block_size,
-                       dtype=weight.dtype, device=weight.device)
+                       dtype=dtype or weight.dtype, device=weight.device)
 
     def hidden_states(self, idx: torch.Tensor, *, persona_ids: torch.Tensor | None = None,
                       memory: torch.Tensor | None = None, kv_cache: KVCache | None = None) -> torch.Tensor:

@@ -16,6 +16,7 @@ from labeling.emotion_dataset import labelled_conversation
 from labeling.emotions import EMOTIONS
 from labeling.special_tokens import END_OF_TURN, SPECIAL_TOKENS
 from model.config import ModelConfig
+from model.distributed import cpu_bf16_attention_is_faster
 from model.engine import EmotionEvent, Engine, PromptTooLongError, Reply, TokenEvent
 from model.quantize import linear_weight_bytes, quantize_int8
 from model.sampling import (
@@ -244,6 +245,9 @@ def test_concurrent_conversations_decode_independently(engine: Engine):
 def test_bf16_decode_talks_reads_emotions_and_takes_fp32_memories(model_dir: Path, engine: Engine):
     half = Engine.load(model_dir, precision="bf16")
     assert half.precision == "bf16" and half.model.tok_emb.weight.dtype == torch.bfloat16
+    # the KV cache is fp32 where this CPU's bf16 attention measures slower (the probe runs for real)
+    assert half.cache_dtype == (torch.bfloat16 if cpu_bf16_attention_is_faster() else torch.float32)
+    assert engine.cache_dtype == torch.float32
     ids = prompt(engine)
     memory = engine.embed(ids)[None, None]  # [1, M, n_embd]: stored fp32, whatever the engine decodes in
     reply = half.generate(ids, sampling=GREEDY, memory=memory)
