@@ -18,6 +18,7 @@ from labeling.emotions import EMOTIONS
 # What the emotion head reads at a turn's <|end|> (model.gpt.RosieGPT.emotion_logits).
 EMOTION_POOLINGS: tuple[str, ...] = ("turn_mean", "last")
 
+
 @dataclass
 class ModelConfig:
     """Shape of a RosieGPT.
