@@ -1,84 +1,135 @@
-"""Continuous batching of decode steps across conversations.
+"""Continuous batching across conversations: their decode steps, and their prompts.
 
-Each conversation keeps its own KV cache and its own sampling loop, but the forward passes of their
-next tokens are shared: a conversation that needs a step queues it, and whichever waiting caller
-finds the model free runs every queued step as ONE batched forward (``RosieGPT.decode_step``, then
-the LM head over all rows), so the weights are read once per step for all active sequences instead
-of once per sequence. Nobody waits for stragglers: a step runs with whoever is queued when the
-previous one ends, and a conversation joins or leaves between steps. Prefills (a whole prompt) stay
-batch-1 compute-bound passes, run between steps (:meth:`StepBatcher.exclusive`), so the model only
-ever runs one forward at a time on the machine's cores.
+Each conversation keeps its own KV cache and its own sampling loop, but the forward passes are
+shared. A conversation that needs a step queues it, and whichever waiting caller finds the model
+free runs every queued step as ONE batched forward (``RosieGPT.decode_step``, then the LM head
+over all rows), so the weights are read once per step for all active sequences instead of once per
+sequence. Nobody waits for stragglers: a step runs with whoever is queued when the previous one
+ends, and a conversation joins or leaves between steps.
+
+Prompts queue the same way (:meth:`StepBatcher.prefill`): the prompts waiting when the model frees
+run as one right-padded forward into a scratch cache, and each conversation's cache takes its own
+rows (causal attention keeps the padding out of every real position). When eight chats send at
+once, one prefill pass starts them all, and they decode together from their first token instead
+of one by one. Only one forward runs at a time on the machine's cores.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
 
 import torch
 
 from model.gpt import KVCache
 
-T = TypeVar("T")
+# Without it, a conversation whose token is ready first runs a step alone while the others are
+# still sampling theirs, and they settle into alternating half-full steps (measured at gpt768: a
+# 1-row step between every two 7-row ones). Sampling a token takes a few ms of Python per chat.
+FILL_WAIT_S = 0.02
 
 
 @dataclass
-class _Step:
-    token: int
+class _Request:
+    """One conversation's tokens to run: one token (a decode step) or a prompt (a prefill)."""
+
+    ids: list[int]
     cache: KVCache
     persona_id: int
     memory: torch.Tensor | None
-    hidden: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
+    hidden: torch.Tensor | None = None  # [n_embd] for a step, [len(ids), n_embd] for a prompt
+    logits: torch.Tensor | None = None  # next-token logits after the last id [V]
     error: BaseException | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.hidden is not None or self.error is not None
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.error is not None:
+            raise self.error
+        return self.hidden, self.logits
+
+    @property
+    def fresh(self) -> bool:
+        """Whether its prompt can share a padded prefill: an empty batch-1 cache and no memories
+        (memories differ in length from one conversation to the next)."""
+        return self.cache.length == 0 and self.cache.batch_size == 1 and self.memory is None
 
 
 class StepBatcher:
-    """Runs concurrent one-token steps of different conversations as one forward pass."""
+    """Runs concurrent one-token steps of different conversations as one forward pass, and
+    concurrent prompts as another."""
 
     def __init__(self, model: torch.nn.Module, lm_head: Callable[[torch.Tensor], torch.Tensor]) -> None:
         self.model = model
         self.lm_head = lm_head
         self._changed = threading.Condition()
-        self._queue: list[_Step] = []
+        self._steps: list[_Request] = []
+        self._prompts: list[_Request] = []
         self._running = False
-        self.steps = 0  # forward passes run (for tests and stats)
+        self._decoding = 0  # conversations between their prompt and their last step
+        self.steps = 0  # decode forward passes run (for tests and stats)
         self.rows = 0  # sequence-steps they carried
+        self.prefills = 0  # prompt forward passes run
+        self.prompts = 0  # prompts they carried
 
     def step(
         self, token: int, cache: KVCache, persona_id: int, memory: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Feed ``token`` to ``cache``'s conversation; its final hidden state [n_embd] and next-token
         logits [V], computed in a batch with every other conversation's pending step."""
-        request = _Step(token, cache, persona_id, memory)
+        return self._submit(_Request([token], cache, persona_id, memory), self._steps, self._run_steps)
+
+    def prefill(
+        self, ids: list[int], cache: KVCache, persona_id: int, memory: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run a prompt ``ids`` into ``cache``: its final hidden states [len(ids), n_embd] and the
+        next-token logits [V] after it, in one pass with every other waiting prompt that can share it."""
+        return self._submit(_Request(list(ids), cache, persona_id, memory), self._prompts, self._run_prompts)
+
+    @contextlib.contextmanager
+    def decoding(self) -> Iterator[None]:
+        """Count a conversation as decoding for as long as the block runs: a step waits briefly
+        (up to :data:`FILL_WAIT_S`) for every decoding conversation to queue its token."""
         with self._changed:
-            self._queue.append(request)
-            while request.hidden is None and request.error is None:
+            self._decoding += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._decoding -= 1
+                self._changed.notify_all()
+
+    def _submit(
+        self, request: _Request, queue: list[_Request], run: Callable[[list[_Request]], None]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        with self._changed:
+            queue.append(request)
+            self._changed.notify_all()
+            deadline = None
+            while not request.done:
                 if not self._running:
-                    batch, self._queue, self._running = self._queue, [], True
+                    if queue is self._steps and len(queue) < self._decoding:
+                        deadline = deadline or time.monotonic() + FILL_WAIT_S
+                        if (left := deadline - time.monotonic()) > 0:
+                            self._changed.wait(left)
+                            continue
+                    batch = queue[:]
+                    queue.clear()
+                    self._running = True
                     break
                 self._changed.wait()
             else:
-                return self._result(request)
+                return request.result()
         try:
-            self._run(batch)
+            run(batch)
         finally:
             self._release()
-        return self._result(request)
-
-    def exclusive(self, work: Callable[[], T]) -> T:
-        """Run ``work`` (a prefill) with the model to itself, between two batched steps: concurrent
-        forwards would only split the same cores between them (and stall each other's threads)."""
-        with self._changed:
-            while self._running:
-                self._changed.wait()
-            self._running = True
-        try:
-            return work()
-        finally:
-            self._release()
+        return request.result()
 
     def _release(self) -> None:
         with self._changed:
@@ -86,26 +137,59 @@ class StepBatcher:
             self._changed.notify_all()
 
     @staticmethod
-    def _result(request: _Step) -> tuple[torch.Tensor, torch.Tensor]:
-        if request.error is not None:
-            raise request.error
-        return request.hidden, request.logits
+    def _failed(batch: list[_Request], error: BaseException) -> None:
+        """Every caller of a failed pass sees the failure, not a hang."""
+        for request in batch:
+            request.error = error
 
-    def _run(self, batch: list[_Step]) -> None:
+    def _run_steps(self, batch: list[_Request]) -> None:
         try:
             with torch.inference_mode():
                 hidden = self.model.decode_step(
-                    torch.tensor([r.token for r in batch], dtype=torch.long),
+                    torch.tensor([r.ids[0] for r in batch], dtype=torch.long),
                     [r.cache for r in batch],
                     torch.tensor([r.persona_id for r in batch], dtype=torch.long),
                     [r.memory for r in batch],
                 )
                 logits = self.lm_head(hidden)
-        except BaseException as error:  # every caller of this step sees the failure, not a hang
-            for request in batch:
-                request.error = error
+        except BaseException as error:
+            self._failed(batch, error)
             raise
         for i, request in enumerate(batch):
             request.hidden, request.logits = hidden[i], logits[i]
         self.steps += 1
         self.rows += len(batch)
+
+    def _run_prompts(self, batch: list[_Request]) -> None:
+        shared = [r for r in batch if r.fresh]
+        groups = ([shared] if shared else []) + [[r] for r in batch if not r.fresh]
+        for group in groups:
+            try:
+                self._prefill(group)
+            except BaseException as error:
+                self._failed(group, error)
+                raise
+
+    def _prefill(self, group: list[_Request]) -> None:
+        """One forward for ``group``'s prompts, right-padded to the longest; alone, straight into
+        its own cache, else into a scratch cache whose rows each conversation's cache then takes."""
+        lengths = [len(r.ids) for r in group]
+        width = max(lengths)
+        cache = group[0].cache
+        if len(group) > 1:
+            cache = self.model.new_kv_cache(len(group), width, cache.keys.dtype)
+        with torch.inference_mode():
+            hidden = self.model.hidden_states(
+                torch.tensor([r.ids + [r.ids[-1]] * (width - len(r.ids)) for r in group], dtype=torch.long),
+                persona_ids=torch.tensor([r.persona_id for r in group], dtype=torch.long),
+                memory=group[0].memory,
+                kv_cache=cache,
+            )
+            last = hidden[torch.arange(len(group)), torch.tensor(lengths) - 1]  # [B, n_embd]: 2-D for int8
+            logits = self.lm_head(last)
+        for i, (request, length) in enumerate(zip(group, lengths, strict=True)):
+            if len(group) > 1:
+                request.cache.take_row(cache, i, length)
+            request.hidden, request.logits = hidden[i, :length], logits[i]
+        self.prefills += 1
+        self.prompts += len(group)

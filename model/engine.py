@@ -217,25 +217,15 @@ class Engine:
         """Run ``ids`` (advancing ``cache``): next-token logits [V] after the last one and the final
         hidden states [len(ids), n_embd] (what the emotion head reads, :meth:`_reading`).
 
-        One token on a cache is a decode step: it joins the other conversations' pending steps in
-        one batched forward (:class:`model.batching.StepBatcher`); a prompt runs between steps."""
+        One token is a decode step, a prompt a prefill: each joins the other conversations' pending
+        ones in one batched forward (:class:`model.batching.StepBatcher`)."""
         if memory is not None:
             memory = memory.to(self._memory_dtype)  # memories are stored fp32 (Engine.embed)
-        if cache is not None and len(ids) == 1:
+        if len(ids) == 1:
             hidden, logits = self.batcher.step(ids[0], cache, persona_id, memory)
             return logits, hidden[None]
-
-        def prefill() -> tuple[torch.Tensor, torch.Tensor]:
-            with torch.inference_mode():
-                hidden = self.model.hidden_states(
-                    torch.tensor([ids], dtype=torch.long),
-                    persona_ids=torch.tensor([persona_id], dtype=torch.long),
-                    memory=memory,
-                    kv_cache=cache,
-                )[0]  # [len(ids), n_embd]: quantized Linears want 2-D input
-                return self.lm_head(hidden[-1:])[0], hidden
-
-        return self.batcher.exclusive(prefill)
+        hidden, logits = self.batcher.prefill(ids, cache, persona_id, memory)
+        return logits, hidden
 
     def _reading(self, hidden: torch.Tensor, ids: Sequence[int], position: int = -1) -> EmotionReading:
         """The head's reading at ``position`` of a stretch of hidden states [len(ids), n_embd] that
@@ -253,7 +243,8 @@ class Engine:
         if not ids or ids[-1] != self.end_of_turn_id:
             raise ValueError("read_emotion takes ids ending with a turn's <|end|> (no <|rosie|> after it)")
         self.check_fits(ids, 0)
-        return self._reading(self._step(ids, None, persona_id, memory)[1], ids)
+        cache = self.model.new_kv_cache(1, len(ids), self.cache_dtype)
+        return self._reading(self._step(ids, cache, persona_id, memory)[1], ids)
 
     def check_fits(self, prompt_ids: list[int], max_new_tokens: int) -> None:
         needed = len(prompt_ids) + 1 + max_new_tokens
@@ -286,46 +277,50 @@ class Engine:
         # her turn so far, <|rosie|> included: its hidden states are what her emotion is read from
         turn_ids, turn_hidden = [prompt_ids[-1]], [hidden[-1:]]
 
-        generated: list[int] = []
-        emitted = ""
-        token_times: list[float] = []
-        finish_reason = "max_tokens"
-        for step in range(sampling.max_new_tokens):
-            if cancel is not None and cancel.is_set():
-                finish_reason = "cancelled"
-                break
-            banned = self.banned_ids + (self.stop_ids if step < sampling.min_new_tokens else [])
-            token = sample_next_token(
-                logits,
-                sampling,
-                previous_ids=prompt_ids + generated,
-                banned_ids=banned,
-                generator=generator,
-            )
-            if token in self.stop_ids:
-                finish_reason = "end_of_turn"
-                break
-            token_times.append(time.perf_counter())
-            generated.append(token)
+        # decoding from here to her closing <|end|>: the batcher's steps wait briefly for this chat
+        with self.batcher.decoding():
+            generated: list[int] = []
+            emitted = ""
+            token_times: list[float] = []
+            finish_reason = "max_tokens"
+            for step in range(sampling.max_new_tokens):
+                if cancel is not None and cancel.is_set():
+                    finish_reason = "cancelled"
+                    break
+                banned = self.banned_ids + (self.stop_ids if step < sampling.min_new_tokens else [])
+                token = sample_next_token(
+                    logits,
+                    sampling,
+                    previous_ids=prompt_ids + generated,
+                    banned_ids=banned,
+                    generator=generator,
+                )
+                if token in self.stop_ids:
+                    finish_reason = "end_of_turn"
+                    break
+                token_times.append(time.perf_counter())
+                generated.append(token)
+                text = self.tokenizer.decode(generated, skip_special=True)
+                # Byte-level BPE can split a UTF-8 character across tokens: hold it back until complete.
+                delta = "" if text.endswith("\ufffd") else text[len(emitted) :]
+                emitted += delta
+                yield TokenEvent(delta, token)
+                if step + 1 < sampling.max_new_tokens:
+                    logits, hidden = self._step([token], cache, persona_id, memory)
+                    turn_ids.append(token)
+                    turn_hidden.append(hidden)
             text = self.tokenizer.decode(generated, skip_special=True)
-            # Byte-level BPE can split a UTF-8 character across tokens: hold it back until complete.
-            delta = "" if text.endswith("\ufffd") else text[len(emitted) :]
-            emitted += delta
-            yield TokenEvent(delta, token)
-            if step + 1 < sampling.max_new_tokens:
-                logits, hidden = self._step([token], cache, persona_id, memory)
+            if len(text) > len(emitted):  # an incomplete character at the very end
+                yield TokenEvent(text[len(emitted) :], None)
+            decode_s = token_times[-1] - token_times[0] if len(token_times) > 1 else 0.0
+            # Her turn closes with <|end|> however it stopped (as the history renders it): one more step
+            # on the cache (after her last token when the budget ran out before it was fed; decode
+            # steps, so the other conversations' tokens go on in the same forwards), and the head reads
+            # her whole turn there.
+            closing = [generated[-1]] if finish_reason == "max_tokens" else []
+            for token in [*closing, self.end_of_turn_id]:
                 turn_ids.append(token)
-                turn_hidden.append(hidden)
-        text = self.tokenizer.decode(generated, skip_special=True)
-        if len(text) > len(emitted):  # an incomplete character at the very end
-            yield TokenEvent(text[len(emitted) :], None)
-        decode_s = token_times[-1] - token_times[0] if len(token_times) > 1 else 0.0
-        # Her turn closes with <|end|> however it stopped (as the history renders it): one more step
-        # on the cache (with her last token when the budget ran out before it was fed), and the head
-        # reads her whole turn there.
-        closing = [generated[-1]] if finish_reason == "max_tokens" else []
-        turn_ids += [*closing, self.end_of_turn_id]
-        turn_hidden.append(self._step([*closing, self.end_of_turn_id], cache, persona_id, memory)[1])
+                turn_hidden.append(self._step([token], cache, persona_id, memory)[1])
         emotion = self._reading(torch.cat(turn_hidden), turn_ids)
         yield EmotionEvent(emotion, role="rosie")
         yield Reply(

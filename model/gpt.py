@@ -69,6 +69,15 @@ class KVCache:
         self.values[layer, :, :, self.length:end] = v
         return self.keys[layer, :, :, :end], self.values[layer, :, :, :end]
 
+    def take_row(self, source: KVCache, row: int, length: int) -> None:
+        """Become sequence ``row`` of ``source``'s first ``length`` tokens (an empty batch-1 cache
+        taking its share of a batched prefill, :meth:`model.batching.StepBatcher.prefill`)."""
+        if self.length or self.batch_size != 1 or length > self.max_len:
+            raise ValueError(f"take_row needs an empty batch-1 cache of at least {length} tokens")
+        self.keys[:, 0, :, :length] = source.keys[:, row, :, :length]
+        self.values[:, 0, :, :length] = source.values[:, row, :, :length]
+        self.length = length
+
     def crop(self, length: int) -> None:
         """Forget everything after ``length`` tokens (e.g. to rewind a rejected continuation)."""
         if not 0 <= length <= self.length:

@@ -239,7 +239,8 @@ def test_concurrent_conversations_decode_independently(engine: Engine):
         t.join()
     assert [results[i] for i in range(4)] == expected
     steps, rows = engine.batcher.steps - steps, engine.batcher.rows - rows
-    assert rows > 1.5 * steps, f"{rows} sequence-steps in {steps} forwards: the chats did not share steps"
+    # about 3.7 with the fill wait; 2.0 without it (the chats fall into alternating half-full steps)
+    assert rows > 2.8 * steps, f"{rows} sequence-steps in {steps} forwards: the chats did not share steps"
 
 
 def test_bf16_decode_talks_reads_emotions_and_takes_fp32_memories(model_dir: Path, engine: Engine):

@@ -7,7 +7,9 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from model.batching import StepBatcher, _Request
 from model.config import PRESETS, ModelConfig, parameter_count_formula, parameter_table
 from model.gpt import TURN_START_IDS, RosieGPT, balanced_class_weights, emotion_loss, turn_means
 from model.tokenizer import RosieTokenizer
@@ -115,6 +117,36 @@ def test_batched_decode_step_matches_each_sequence_alone() -> None:
     got = model.decode_step(nxt, batched, torch.tensor(personas), memories)
     assert torch.allclose(got, expected, atol=1e-5)
     assert [c.length for c in batched] == [4, 8, 6]
+
+
+def test_prompts_prefilled_together_match_each_prefilled_alone() -> None:
+    """The batcher's shared prefill: prompts of different lengths and personas right-padded into
+    one forward give each conversation the hidden states, next-token logits and cache of its own
+    prefill; a prompt with memories (or a cache in use) runs alone."""
+    model = tiny_model()
+    model.blocks[1].memory_attn.gate.data.fill_(0.7)
+    prompts, personas = [tokens(1, n, seed=n)[0].tolist() for n in (3, 9, 6, 4)], [0, 2, 1, 0]
+    memories = [None, None, None, torch.randn(1, 2, TINY.n_embd)]
+    head = lambda h: F.linear(h, model.tok_emb.weight)  # noqa: E731
+    batcher = StepBatcher(model, head)
+    requests = [_Request(p, model.new_kv_cache(1, 16), persona, m)
+                for p, persona, m in zip(prompts, personas, memories, strict=True)]
+    batcher._run_prompts(requests)
+    assert (batcher.prefills, batcher.prompts) == (2, 4)  # three shared one pass, the memory one ran alone
+    for request in requests:
+        alone = model.new_kv_cache(1, 16)
+        with torch.inference_mode():
+            persona_ids = torch.tensor([request.persona_id])
+            hidden = model.hidden_states(torch.tensor([request.ids]), persona_ids=persona_ids,
+                                         memory=request.memory, kv_cache=alone)[0]
+            logits = head(hidden[-1])
+        assert torch.allclose(request.hidden, hidden, atol=1e-5)
+        assert torch.allclose(request.logits, logits, atol=1e-4)
+        assert request.cache.length == alone.length == len(request.ids)
+        assert torch.allclose(request.cache.keys, alone.keys, atol=1e-5)
+        assert torch.allclose(request.cache.values, alone.values, atol=1e-5)
+    with pytest.raises(ValueError, match="empty batch-1 cache"):
+        requests[0].cache.take_row(requests[1].cache, 0, 2)
 
 
 def test_sequence_limits_raise() -> None:
