@@ -238,11 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_bind(args.host, configured_token(settings))  # before minutes of model loading
         where = "ROSIE_API_TOKEN" if settings.api_token is not None else settings.api_token_file
         print(f"Rosie's API on http://{args.host}:{args.port} (token: {where}); `rosie open` shows the page")
-        serve(
-            open_service(args, slots=GenerationSlots(max_active=args.max_active)),
-            host=args.host,
-            port=args.port,
-        )
+        service = open_service(args, slots=GenerationSlots(max_active=args.max_active))
+        decoding = service.engine.decoding
+        print(f"decoding in {decoding['precision']}, KV cache in {decoding['kv_cache']}")
+        serve(service, host=args.host, port=args.port)
         return 0
     # One-shot `say`: a conversation of its own in an in-memory history, gone when the command ends.
     one_shot = args.command == "say" and args.conversation is None

@@ -203,6 +203,11 @@ class Engine:
     def block_size(self) -> int:
         return int(self.config.block_size)
 
+    @property
+    def decoding(self) -> dict[str, str]:
+        """What this engine decodes in: its weights' precision and its KV cache's dtype."""
+        return {"precision": self.precision, "kv_cache": str(self.cache_dtype).removeprefix("torch.")}
+
     def prompt_budget(self, sampling: SamplingConfig) -> int:
         """Tokens the prompt may use so the reply and her closing ``<|end|>`` still fit."""
         return self.block_size - sampling.max_new_tokens - 1

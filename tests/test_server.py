@@ -286,6 +286,11 @@ def test_websocket_disconnect_mid_stream_cancels_and_frees_the_slot(
     assert finish_reasons == ["cancelled"]
 
 
+def test_healthz_names_what_the_engine_decodes_in(live_server: str, service: ChatService):
+    decoding = httpx.get(f"http://{live_server}/healthz").json()["decoding"]
+    assert decoding == {"precision": service.engine.precision, "kv_cache": "float32"}
+
+
 def test_http_stream_disconnect_cancels_and_frees_the_slot(
     live_server: str, service: ChatService, finish_reasons: list[str]
 ):

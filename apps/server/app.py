@@ -277,6 +277,7 @@ def create_app(
         return {
             "status": "ok",
             "model": {"n_layer": config.n_layer, "n_embd": config.n_embd, "block_size": config.block_size},
+            "decoding": service.engine.decoding,
             "slots": {
                 "active": service.slots.active,
                 "waiting": service.slots.waiting,
