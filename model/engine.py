@@ -279,8 +279,8 @@ class Engine:
         logits, hidden = self._step(prompt_ids, cache, persona_id, memory)
         user_emotion = self._reading(hidden, prompt_ids, -2)  # the user's <|end|>, just before <|rosie|>
         yield EmotionEvent(user_emotion, role="user")
-        # her turn so far, <|rosie|> included: its hidden states are what her emotion is read from
-        turn_ids, turn_hidden = [prompt_ids[-1]], [hidden[-1:]]
+        # her turn's hidden states, from <|rosie|> on: what her emotion is read from
+        turn_hidden = [hidden[-1:]]
 
         # decoding from here to her closing <|end|>: the batcher's steps wait briefly for this chat
         with self.batcher.decoding():
@@ -312,7 +312,6 @@ class Engine:
                 yield TokenEvent(delta, token)
                 if step + 1 < sampling.max_new_tokens:
                     logits, hidden = self._step([token], cache, persona_id, memory)
-                    turn_ids.append(token)
                     turn_hidden.append(hidden)
             text = self.tokenizer.decode(generated, skip_special=True)
             if len(text) > len(emitted):  # an incomplete character at the very end
@@ -324,9 +323,9 @@ class Engine:
             # her whole turn there.
             closing = [generated[-1]] if finish_reason == "max_tokens" else []
             for token in [*closing, self.end_of_turn_id]:
-                turn_ids.append(token)
                 turn_hidden.append(self._step([token], cache, persona_id, memory)[1])
-        emotion = self._reading(torch.cat(turn_hidden), turn_ids)
+        # every generated token has gone through the model by now, whichever way the reply stopped
+        emotion = self._reading(torch.cat(turn_hidden), [prompt_ids[-1], *generated, self.end_of_turn_id])
         yield EmotionEvent(emotion, role="rosie")
         yield Reply(
             text=text.strip(),
