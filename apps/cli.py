@@ -39,7 +39,7 @@ def default_history_db() -> Path:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that loads the model."""
-    from model.engine import DECODE_PRECISIONS
+    from model.engine import DECODE_CHOICES
     from model.sampling import SamplingConfig
 
     defaults = SamplingConfig()
@@ -48,7 +48,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--weights", default="final", help="weights name under weights/ or a .pth path")
     group.add_argument(
         "--precision",
-        choices=("auto", *DECODE_PRECISIONS),
+        choices=DECODE_CHOICES,
         default="auto",
         help="weights while decoding: bf16 where this CPU's bf16 matmul measures faster (auto), fp32, "
         "bf16, or int8 weight-only",

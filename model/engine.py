@@ -100,7 +100,8 @@ GenerationEvent = EmotionEvent | TokenEvent | Reply
 
 
 DECODE_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-DECODE_PRECISIONS = ("fp32", "bf16", "int8")  # what the weights decode in; "auto" picks fp32 or bf16
+DECODE_PRECISIONS = ("fp32", "bf16", "int8")  # what the weights decode in
+DECODE_CHOICES = ("auto", *DECODE_PRECISIONS)  # what may be asked for: "auto" picks fp32 or bf16
 
 
 def decode_precision(requested: str) -> str:
@@ -108,9 +109,8 @@ def decode_precision(requested: str) -> str:
     measures faster than fp32 (the trainer's probe, :func:`model.distributed.cpu_bf16_is_faster`),
     else fp32. bf16 halves the bytes each token reads, and unlike fp32 its few-row matmuls stay near
     the memory bound, which is what batching conversations together needs."""
-    if requested not in ("auto", *DECODE_PRECISIONS):
-        choices = ", ".join(("auto", *DECODE_PRECISIONS))
-        raise ValueError(f"decode precision {requested!r}: expected one of {choices}")
+    if requested not in DECODE_CHOICES:
+        raise ValueError(f"decode precision {requested!r}: expected one of {', '.join(DECODE_CHOICES)}")
     if requested != "auto":
         return requested
     from model.distributed import cpu_bf16_is_faster
