@@ -17,6 +17,7 @@ import json
 import math
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,15 +41,22 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def chat_client(
-    url: str, headers: dict[str, str], client: int, requests: int, sampling: dict[str, int], results: Results
+    url: str,
+    headers: dict[str, str],
+    conversation_id: str,
+    client: int,
+    requests: int,
+    sampling: dict[str, int],
+    results: Results,
 ) -> None:
-    """One user: a socket, ``requests`` messages one after another, every frame checked."""
+    """One user: a socket, ``requests`` messages one after another in a new conversation, every
+    frame checked."""
     try:
         async with websockets.connect(url, additional_headers=headers, open_timeout=30) as socket:
             for i in range(requests):
                 message = {
                     "type": "chat",
-                    "conversation_id": f"load-{client}",
+                    "conversation_id": conversation_id,
                     "message": MESSAGES[(client + i) % len(MESSAGES)],
                     "sampling": {**sampling, "seed": client * 1000 + i},
                 }
@@ -88,9 +96,13 @@ async def run_load(
     url = f"ws://{address}/v1/ws"
     headers = {"Authorization": f"Bearer {token}"} if token else {}  # never in the URL: URLs are logged
     results = Results()
+    # New conversations every run: one that went on from an earlier run would carry its history into
+    # longer and longer prompts, and runs would not measure the same work.
+    run_id = uuid.uuid4().hex[:8]
     started = time.perf_counter()
     tasks = [
-        asyncio.create_task(chat_client(url, headers, c, requests, sampling, results)) for c in range(clients)
+        asyncio.create_task(chat_client(url, headers, f"load-{run_id}-{c}", c, requests, sampling, results))
+        for c in range(clients)
     ]
     _, pending = await asyncio.wait(tasks, timeout=timeout_s)
     for task in pending:  # bounded time: whatever is still running counts as an error
