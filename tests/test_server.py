@@ -323,9 +323,8 @@ def test_load_test_script_reports_zero_errors_and_429_when_full(live_server: str
 
     for _ in range(2):
         results, wall = asyncio.run(
-            run_load(
-                live_server, clients=3, requests=2, max_new_tokens=4, timeout_s=120, token=None, fixed_length=True
-            )
+            run_load(live_server, clients=3, requests=2, max_new_tokens=4, timeout_s=120, token=None,
+                     fixed_length=True)
         )
         assert results.errors == [] and results.completed == 6
         assert len(results.first_token_s) == 6 and results.tokens == 6 * 4 and wall > 0
