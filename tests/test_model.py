@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+import time
 
 import pytest
 import torch
@@ -147,6 +149,67 @@ def test_prompts_prefilled_together_match_each_prefilled_alone() -> None:
         assert torch.allclose(request.cache.values, alone.values, atol=1e-5)
     with pytest.raises(ValueError, match="empty batch-1 cache"):
         requests[0].cache.take_row(requests[1].cache, 0, 2)
+
+
+def test_a_failed_prompt_pass_fails_its_callers_and_the_rest_still_run() -> None:
+    """A shared prefill that raises hands the error to its own callers; the prompt that runs alone
+    (it has memories) still gets its states, rather than a caller left waiting forever."""
+    model = tiny_model()
+    batcher = StepBatcher(model, lambda h: F.linear(h, model.tok_emb.weight))
+    hidden_states = model.hidden_states
+
+    def fails_when_shared(idx: torch.Tensor, **kwargs: object) -> torch.Tensor:
+        if idx.shape[0] > 1:
+            raise RuntimeError("out of memory")
+        return hidden_states(idx, **kwargs)
+
+    model.hidden_states = fails_when_shared
+    requests = [_Request(tokens(1, 5, seed=s)[0].tolist(), model.new_kv_cache(1, 16), 0, m)
+                for s, m in ((1, None), (2, None), (3, torch.randn(1, 2, TINY.n_embd)))]
+    batcher._run_prompts(requests)
+    for shared in requests[:2]:
+        with pytest.raises(RuntimeError, match="out of memory"):
+            shared.result()
+    hidden, logits = requests[2].result()
+    assert hidden.shape == (5, TINY.n_embd) and logits.shape == (TINY.vocab_size,)
+
+
+def test_every_forward_runs_on_the_one_forward_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Callers on many threads queue their work; one thread runs every pass (one set of intra-op
+    workers for all of them), stops when idle and starts again with the next request."""
+    monkeypatch.setattr("model.batching.RUNNER_IDLE_S", 0.2)
+    model = tiny_model()
+    batcher = StepBatcher(model, lambda h: F.linear(h, model.tok_emb.weight))
+    ran_on: set[str] = set()
+
+    def recorded(method):
+        def run(*args, **kwargs):
+            ran_on.add(threading.current_thread().name)
+            return method(*args, **kwargs)
+        return run
+
+    for name in ("decode_step", "hidden_states"):
+        monkeypatch.setattr(model, name, recorded(getattr(model, name)))
+
+    def chat(seed: int) -> None:
+        cache = model.new_kv_cache(1, 16)
+        batcher.prefill(tokens(1, 4, seed=seed)[0].tolist(), cache, 0, None)
+        for token in range(3):
+            batcher.step(token, cache, 0, None)
+
+    threads = [threading.Thread(target=chat, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ran_on == {"rosie-forward"}
+    assert batcher.prompts == 4 and batcher.rows == 12
+    deadline = time.monotonic() + 5
+    while batcher._runner is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert batcher._runner is None, "the forward thread did not stop when idle"
+    chat(9)  # and it starts again
+    assert batcher.prompts == 5
 
 
 def test_sequence_limits_raise() -> None:
