@@ -106,6 +106,10 @@ def deepspeed_config(
                 "torch_adam": not train.offload_optimizer,
             },
         }
+        if not train.offload_optimizer:
+            # torch's fused kernel (CPU and CUDA): at gpt768 one CPU step took 59 ms against 237 ms
+            # for the per-tensor loop torch picks by default on CPU, about 9% of a training step
+            config["optimizer"]["params"]["fused"] = True
     elif train.offload_optimizer:
         raise ValueError(f"optimizer {train.optimizer!r} runs without offload: set offload_optimizer false")
     if precision == "bf16" and device_type == "cpu":

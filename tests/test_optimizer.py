@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from model.config import ModelConfig, parameter_count_formula
+from model.ds_config import deepspeed_config
 from model.gpt import RosieGPT
 from model.optimizer import build_plain_optimizer, is_hidden_matrix, lr_multiplier, parameter_groups
 from model.train import build_engine
@@ -157,3 +158,29 @@ def test_one_process_backward_reduces_nothing_and_matches_autograd(monkeypatch: 
     for (name, p), q in zip(engine.module.named_parameters(), reference.parameters(), strict=True):
         assert (p.grad is None) == (q.grad is None), name  # the memory layers take no part
         assert p.grad is None or torch.allclose(p.grad, q.grad, atol=1e-6), name
+
+
+
+def test_one_process_adamw_is_torchs_fused_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trainer's AdamW without offload is torch's fused kernel (a quarter of the per-tensor
+    loop's time on CPU) with the phase's groups, and it trains; under offload DeepSpeed's CPU Adam
+    takes the same settings, without the flag it does not know."""
+    one_process_group(monkeypatch)
+    train = dataclasses.replace(TrainConfig.from_preset("demo"), optimizer="adamw", zero_stage=0)
+    torch.manual_seed(0)
+    model = RosieGPT(ModelConfig(**TINY))
+    engine = build_engine(model, train, "base", "fp32", 1, "cpu")
+    assert type(engine.optimizer) is torch.optim.AdamW and engine.optimizer.defaults["fused"]
+    expected = parameter_groups(model, train, train.phase("base"))
+    assert [g["weight_decay"] for g in engine.optimizer.param_groups] == [g["weight_decay"] for g in expected]
+    idx = torch.randint(0, 300, (2, 17))
+    losses = []
+    for _ in range(5):
+        loss = engine(idx[:, :-1], targets=idx[:, 1:]).loss
+        engine.backward(loss)
+        engine.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    offload = deepspeed_config(train.with_overrides({"zero_stage": 2, "offload_optimizer": True}), "base",
+                               precision="fp32", world_size=2, device_type="cpu")
+    assert "fused" not in offload["optimizer"]["params"] and not offload["optimizer"]["params"]["torch_adam"]
