@@ -37,9 +37,11 @@ def inputs(data_root, tmp_path_factory):
     return settings
 
 
-def _env(settings: Settings, model_dir, precision: str = "auto") -> dict:
+def _env(settings: Settings, model_dir, precision: str = "auto", optimizer: str | None = None) -> dict:
     overrides = tiny_overrides(base={"max_steps": STEPS, "checkpoint_interval": 3, "eval_interval": 0})
     overrides["precision"] = precision
+    if optimizer:
+        overrides["optimizer"] = optimizer
     return {
         **os.environ,
         "PYTHONPATH": str(PROJECT_ROOT),
@@ -68,12 +70,13 @@ def _weights(model_dir) -> dict[str, torch.Tensor]:
     return torch.load(model_dir / "weights" / "base.pth", map_location="cpu", weights_only=True)
 
 
-def test_sigkilled_run_resumes_to_identical_weights(inputs):
-    whole, killed = _model_dir(inputs, "whole"), _model_dir(inputs, "killed")
-    run = _train(_env(inputs, whole, "fp32"))
+@pytest.mark.parametrize("optimizer", ["muon", "adamw"])  # the demo's, and torch's fused AdamW
+def test_sigkilled_run_resumes_to_identical_weights(inputs, optimizer):
+    whole, killed = _model_dir(inputs, f"whole-{optimizer}"), _model_dir(inputs, f"killed-{optimizer}")
+    run = _train(_env(inputs, whole, "fp32", optimizer))
     assert run.wait() == 0, run.stderr.read().decode()[-3000:]
 
-    run = _train(_env(inputs, killed, "fp32"))
+    run = _train(_env(inputs, killed, "fp32", optimizer))
     latest = killed / "checkpoints" / "base" / "latest"
     deadline = time.monotonic() + 300
     while not (latest.exists() and latest.read_text().strip() == "step00000006"):
@@ -84,7 +87,7 @@ def test_sigkilled_run_resumes_to_identical_weights(inputs):
     run.wait()
     assert not (killed / "weights" / "base.pth").exists(), "killed mid-phase, before its weights"
 
-    resumed = _train(_env(inputs, killed, "fp32"))
+    resumed = _train(_env(inputs, killed, "fp32", optimizer))
     _, stderr = resumed.communicate()
     assert resumed.returncode == 0, stderr.decode()[-3000:]
     assert "steps 6->10 (resumed)" in stderr.decode()
