@@ -1,11 +1,14 @@
 """Continuous batching across conversations: their decode steps, and their prompts.
 
-Each conversation keeps its own KV cache and its own sampling loop, but the forward passes are
-shared. A conversation that needs a step queues it, and the batcher's one forward thread runs every
-queued step as ONE batched forward (``RosieGPT.decode_step``, then the LM head over all rows), so
+Each conversation keeps its own KV cache and its own sampler, but the forward passes are shared.
+A conversation that needs a step queues it, and the batcher's one forward thread runs every queued
+step as ONE batched forward (``RosieGPT.decode_step``, then the LM head over all rows), so
 the weights are read once per step for all active sequences instead of once per sequence. Nobody
 waits long for stragglers: a step runs with whoever is queued when the previous one ends (after a
-short fill wait), and a conversation joins or leaves between steps.
+short fill wait), and a conversation joins or leaves between steps. While a reply decodes
+(:meth:`StepBatcher.decode`), the forward thread also picks each conversation's next token with
+its sampler right after the step and queues the step that feeds it, one step ahead of the
+conversation's own thread, which streams the tokens.
 
 Prompts queue the same way (:meth:`StepBatcher.prefill`): the prompts waiting when the model frees
 run as one right-padded forward into a scratch cache, and each conversation's cache takes its own
@@ -42,8 +45,15 @@ class _Request:
     cache: KVCache
     persona_id: int
     memory: torch.Tensor | None
+    # A decode's sampler (:meth:`StepBatcher.decode`): run on the forward thread right after the step,
+    # it picks the next token from the logits, or None to end; the step for that token is queued at once.
+    then: Callable[[torch.Tensor], int | None] | None = None
     hidden: torch.Tensor | None = None  # [n_embd] for a step, [len(ids), n_embd] for a prompt
     logits: torch.Tensor | None = None  # next-token logits after the last id [V]
+    next_token: int | None = None  # what ``then`` picked
+    follow: _Request | None = None  # the step that feeds it
+    awaited: bool = False  # its caller has taken every result before this one (the follow may queue)
+    queued: bool = False
     error: BaseException | None = None
 
     @property
@@ -86,6 +96,30 @@ class StepBatcher:
         logits [V], computed in a batch with every other conversation's pending step."""
         return self._submit(_Request([token], cache, persona_id, memory), self._steps)
 
+    def decode(
+        self,
+        token: int,
+        cache: KVCache,
+        persona_id: int,
+        memory: torch.Tensor | None,
+        then: Callable[[torch.Tensor], int | None],
+    ) -> Iterator[tuple[torch.Tensor, int | None]]:
+        """Feed ``token``, then every token ``then`` picks from the logits after the last one, until it
+        picks None: per step, the final hidden state [n_embd] of the token fed and the token picked.
+
+        ``then`` runs on the forward thread right after each batched step, and the step for the token
+        it picks joins the queue at once, so the next step never waits for this conversation's thread
+        to wake up, sample and queue it (8.7 ms a step with 8 chats at gpt768 on 2 cores)."""
+        request = _Request([token], cache, persona_id, memory, then=then)
+        self._queue(request, self._steps)
+        while request is not None:
+            with self._changed:
+                request.awaited = True
+                self._queue_follow(request)
+            hidden, _ = self._wait(request)
+            yield hidden, request.next_token
+            request = request.follow
+
     def prefill(
         self, ids: list[int], cache: KVCache, persona_id: int, memory: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,13 +141,32 @@ class StepBatcher:
                 self._changed.notify_all()
 
     def _submit(self, request: _Request, queue: list[_Request]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Queue ``request`` for the forward thread (starting it if it has stopped) and wait for it."""
+        """Queue ``request`` for the forward thread and wait for it."""
+        self._queue(request, queue)
+        return self._wait(request)
+
+    def _queue_follow(self, request: _Request) -> None:
+        """Under the lock: queue the step for ``request``'s picked token once both exist and its caller
+        has taken the results before: the forward thread runs one step ahead of a caller, no more
+        (a caller that holds on to a token, or leaves, does not leave a reply generating on its own)."""
+        follow = request.follow
+        if follow is not None and request.awaited and not follow.queued:
+            follow.queued = True
+            self._steps.append(follow)
+            self._changed.notify_all()
+
+    def _queue(self, request: _Request, queue: list[_Request]) -> None:
+        """Queue ``request`` for the forward thread, starting the thread if it has stopped."""
         with self._changed:
+            request.queued = True
             queue.append(request)
             if self._runner is None:
                 self._runner = threading.Thread(target=self._run_forever, name="rosie-forward", daemon=True)
                 self._runner.start()
             self._changed.notify_all()
+
+    def _wait(self, request: _Request) -> tuple[torch.Tensor, torch.Tensor]:
+        with self._changed:
             while not request.done:
                 self._changed.wait()
         return request.result()
@@ -175,10 +228,25 @@ class StepBatcher:
                 [r.memory for r in batch],
             )
             logits = self.lm_head(hidden)
+        picked: list[int | BaseException | None] = []
         for i, request in enumerate(batch):
-            request.hidden, request.logits = hidden[i], logits[i]
-        self.steps += 1
-        self.rows += len(batch)
+            try:
+                picked.append(request.then(logits[i]) if request.then is not None else None)
+            except Exception as error:  # that conversation's sampler failed; the others go on
+                picked.append(error)
+        with self._changed:
+            for i, (request, token) in enumerate(zip(batch, picked, strict=True)):
+                if isinstance(token, BaseException):
+                    request.error = token
+                    continue
+                if token is not None:
+                    request.next_token = token
+                    request.follow = _Request([token], request.cache, request.persona_id, request.memory,
+                                              request.then)
+                    self._queue_follow(request)
+                request.hidden, request.logits = hidden[i], logits[i]
+            self.steps += 1
+            self.rows += len(batch)
 
     def _run_prompts(self, batch: list[_Request]) -> None:
         shared = [r for r in batch if r.fresh]

@@ -130,6 +130,42 @@ def kv_cache_dtype(model: torch.nn.Module) -> torch.dtype:
     return weight.dtype
 
 
+class _ReplySampler:
+    """Picks each token of one reply from the logits after the last (on the batcher's forward thread
+    while it decodes, :meth:`model.batching.StepBatcher.decode`): None once the reply ends, with
+    ``finish_reason`` saying why (``max_tokens``, ``end_of_turn`` or ``cancelled``)."""
+
+    def __init__(
+        self, engine: Engine, prompt_ids: list[int], sampling: SamplingConfig, cancel: threading.Event | None
+    ) -> None:
+        self.engine, self.prompt_ids, self.sampling, self.cancel = engine, prompt_ids, sampling, cancel
+        self.generator = torch.Generator().manual_seed(sampling.seed) if sampling.seed is not None else None
+        self.generated: list[int] = []
+        self.finish_reason = "max_tokens"
+        self.stopped = False
+
+    def __call__(self, logits: torch.Tensor) -> int | None:
+        if self.stopped or len(self.generated) == self.sampling.max_new_tokens:
+            return None
+        if self.cancel is not None and self.cancel.is_set():
+            self.finish_reason = "cancelled"
+            return None
+        engine = self.engine
+        early = len(self.generated) < self.sampling.min_new_tokens
+        token = sample_next_token(
+            logits,
+            self.sampling,
+            previous_ids=self.prompt_ids + self.generated,
+            banned_ids=engine.banned_ids + (engine.stop_ids if early else []),
+            generator=self.generator,
+        )
+        if token in engine.stop_ids:
+            self.finish_reason = "end_of_turn"
+            return None
+        self.generated.append(token)
+        return token
+
+
 class Engine:
     """Generates Rosie's replies from a loaded model and tokenizer."""
 
@@ -272,9 +308,10 @@ class Engine:
         then the Reply. ``prompt_ids`` end with the user's turn and ``<|rosie|>`` (:meth:`encode_prompt`)."""
         sampling = sampling or self.default_sampling
         self.check_fits(prompt_ids, sampling.max_new_tokens)
-        generator = torch.Generator().manual_seed(sampling.seed) if sampling.seed is not None else None
         started = time.perf_counter()
         cache = self.model.new_kv_cache(1, len(prompt_ids) + 1 + sampling.max_new_tokens, self.cache_dtype)
+        if memory is not None:
+            memory = memory.to(self._memory_dtype)  # memories are stored fp32 (Engine.embed)
 
         logits, hidden = self._step(prompt_ids, cache, persona_id, memory)
         user_emotion = self._reading(hidden, prompt_ids, -2)  # the user's <|end|>, just before <|rosie|>
@@ -283,47 +320,36 @@ class Engine:
         turn_hidden = [hidden[-1:]]
 
         # decoding from here to her closing <|end|>: the batcher's steps wait briefly for this chat
+        sampler = _ReplySampler(self, prompt_ids, sampling, cancel)
         with self.batcher.decoding():
             generated: list[int] = []
             emitted = ""
             token_times: list[float] = []
-            finish_reason = "max_tokens"
-            for step in range(sampling.max_new_tokens):
-                if cancel is not None and cancel.is_set():
-                    finish_reason = "cancelled"
-                    break
-                banned = self.banned_ids + (self.stop_ids if step < sampling.min_new_tokens else [])
-                token = sample_next_token(
-                    logits,
-                    sampling,
-                    previous_ids=prompt_ids + generated,
-                    banned_ids=banned,
-                    generator=generator,
-                )
-                if token in self.stop_ids:
-                    finish_reason = "end_of_turn"
-                    break
-                token_times.append(time.perf_counter())
-                generated.append(token)
-                text = self.tokenizer.decode(generated, skip_special=True)
-                # Byte-level BPE can split a UTF-8 character across tokens: hold it back until complete.
-                delta = "" if text.endswith("\ufffd") else text[len(emitted) :]
-                emitted += delta
-                yield TokenEvent(delta, token)
-                if step + 1 < sampling.max_new_tokens:
-                    logits, hidden = self._step([token], cache, persona_id, memory)
-                    turn_hidden.append(hidden)
+            token = sampler(logits)
+            steps = None
+            try:
+                while token is not None:
+                    token_times.append(time.perf_counter())
+                    generated.append(token)
+                    text = self.tokenizer.decode(generated, skip_special=True)
+                    # Byte-level BPE can split a UTF-8 character across tokens: hold it back until complete.
+                    delta = "" if text.endswith("\ufffd") else text[len(emitted) :]
+                    emitted += delta
+                    yield TokenEvent(delta, token)
+                    # the forward thread feeds each token and picks the next one (model.batching)
+                    steps = steps or self.batcher.decode(token, cache, persona_id, memory, sampler)
+                    step_hidden, token = next(steps)
+                    turn_hidden.append(step_hidden[None])
+            finally:
+                sampler.stopped = True  # a caller that left: pick nothing more
             text = self.tokenizer.decode(generated, skip_special=True)
             if len(text) > len(emitted):  # an incomplete character at the very end
                 yield TokenEvent(text[len(emitted) :], None)
             decode_s = token_times[-1] - token_times[0] if len(token_times) > 1 else 0.0
-            # Her turn closes with <|end|> however it stopped (as the history renders it): one more step
-            # on the cache (after her last token when the budget ran out before it was fed; decode
-            # steps, so the other conversations' tokens go on in the same forwards), and the head reads
-            # her whole turn there.
-            closing = [generated[-1]] if finish_reason == "max_tokens" else []
-            for token in [*closing, self.end_of_turn_id]:
-                turn_hidden.append(self._step([token], cache, persona_id, memory)[1])
+            # Her turn closes with <|end|> however it stopped (as the history renders it): one more
+            # decode step on the cache, and the head reads her whole turn there.
+            turn_hidden.append(self._step([self.end_of_turn_id], cache, persona_id, memory)[1])
+            finish_reason = sampler.finish_reason
         # every generated token has gone through the model by now, whichever way the reply stopped
         emotion = self._reading(torch.cat(turn_hidden), [prompt_ids[-1], *generated, self.end_of_turn_id])
         yield EmotionEvent(emotion, role="rosie")

@@ -212,6 +212,36 @@ def test_every_forward_runs_on_the_one_forward_thread(monkeypatch: pytest.Monkey
     assert batcher.prompts == 5
 
 
+def test_decode_feeds_each_picked_token_one_step_ahead_of_its_caller() -> None:
+    """``StepBatcher.decode``: the forward thread picks each next token right after its step and
+    queues the step that feeds it, giving the hidden states of a plain step-by-step decode; it runs
+    one step ahead of a caller that holds on to a result, no further."""
+    model = tiny_model()
+    batcher = StepBatcher(model, lambda h: F.linear(h, model.tok_emb.weight))
+    prompt = tokens(1, 4, seed=3)[0].tolist()
+    cache = model.new_kv_cache(1, 16)
+    _, logits = batcher.prefill(prompt, cache, 0, None)
+    picked: list[int] = []
+
+    def pick(logits: torch.Tensor) -> int | None:  # greedy, five tokens
+        if len(picked) == 5:
+            return None
+        picked.append(int(logits.argmax()))
+        return picked[-1]
+
+    first = pick(logits)
+    steps = batcher.decode(first, cache, 0, None, pick)
+    hidden, token = next(steps)
+    time.sleep(0.3)  # holding the result: the step for the picked token ran, the one after it waits
+    assert (batcher.steps, len(picked), cache.length) == (2, 3, len(prompt) + 2)
+    got = [hidden] + [h for h, _ in steps]
+    assert len(got) == 5 and cache.length == len(prompt) + 5
+    alone = model.new_kv_cache(1, 16)
+    with torch.inference_mode():
+        expected = model.hidden_states(torch.tensor([prompt + picked]), kv_cache=alone)[0, len(prompt):]
+    assert torch.allclose(torch.stack(got), expected, atol=1e-5)
+
+
 def test_sequence_limits_raise() -> None:
     model = tiny_model()
     with pytest.raises(ValueError, match="block_size"):
