@@ -50,8 +50,7 @@ class _Request:
     then: Callable[[torch.Tensor], int | None] | None = None
     hidden: torch.Tensor | None = None  # [n_embd] for a step, [len(ids), n_embd] for a prompt
     logits: torch.Tensor | None = None  # next-token logits after the last id [V]
-    next_token: int | None = None  # what ``then`` picked
-    follow: _Request | None = None  # the step that feeds it
+    follow: _Request | None = None  # the step that feeds the token ``then`` picked
     awaited: bool = False  # its caller has taken every result before this one (the follow may queue)
     queued: bool = False
     error: BaseException | None = None
@@ -117,7 +116,7 @@ class StepBatcher:
                 request.awaited = True
                 self._queue_follow(request)
             hidden, _ = self._wait(request)
-            yield hidden, request.next_token
+            yield hidden, request.follow.ids[0] if request.follow is not None else None
             request = request.follow
 
     def prefill(
@@ -240,7 +239,6 @@ class StepBatcher:
                     request.error = token
                     continue
                 if token is not None:
-                    request.next_token = token
                     request.follow = _Request([token], request.cache, request.persona_id, request.memory,
                                               request.then)
                     self._queue_follow(request)

@@ -326,7 +326,8 @@ class Engine:
             emitted = ""
             token_times: list[float] = []
             token = sampler(logits)
-            steps = None
+            # the forward thread feeds each token and picks the next one (model.batching)
+            steps = None if token is None else self.batcher.decode(token, cache, persona_id, memory, sampler)
             try:
                 while token is not None:
                     token_times.append(time.perf_counter())
@@ -336,8 +337,6 @@ class Engine:
                     delta = "" if text.endswith("\ufffd") else text[len(emitted) :]
                     emitted += delta
                     yield TokenEvent(delta, token)
-                    # the forward thread feeds each token and picks the next one (model.batching)
-                    steps = steps or self.batcher.decode(token, cache, persona_id, memory, sampler)
                     step_hidden, token = next(steps)
                     turn_hidden.append(step_hidden[None])
             finally:
