@@ -48,12 +48,18 @@ class ModelConfig:
     # what the emotion head reads at a turn's <|end|>: "turn_mean" (the mean hidden state over the
     # turn, from its role token to that position) or "last" (that position's hidden state alone)
     emotion_pooling: str = "turn_mean"
+    # the head's lexical path: a table of emotion logits per token and per hashed token pair (this
+    # many buckets), averaged over the turn and added to the pooled states' logits; fitted, not
+    # trained (model.emotion_lexicon). 0: no lexical path.
+    emotion_lexicon_buckets: int = 65536
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
         if min(self.vocab_size, self.block_size, self.n_layer, self.n_head, self.memory_every) < 1:
             raise ValueError(f"every size must be positive: {self}")
+        if self.emotion_lexicon_buckets < 0:
+            raise ValueError(f"emotion_lexicon_buckets={self.emotion_lexicon_buckets} must be >= 0")
         if self.emotion_pooling not in EMOTION_POOLINGS:
             raise ValueError(f"emotion_pooling={self.emotion_pooling!r}; expected one of {EMOTION_POOLINGS}")
 
@@ -87,8 +93,9 @@ class ModelConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
-        # configs written before emotion_pooling existed belong to models trained reading "last"
-        return cls(**{"emotion_pooling": "last", **data})
+        # configs written before emotion_pooling (the lexical path) existed belong to models trained
+        # reading "last" (without one)
+        return cls(**{"emotion_pooling": "last", "emotion_lexicon_buckets": 0, **data})
 
 
 def parameter_count_formula(config: ModelConfig) -> int:

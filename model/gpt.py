@@ -6,13 +6,20 @@ Shape of one forward pass (nanoGPT lineage)::
     for block: x = x + attn(ln1(x))        # causal SDPA, KV cache aware; rotary q/k, optional QK-norm
                x = x + tanh(gate) * memory_attn(ln(x), memory)           # some blocks; gate starts at 0
                x = x + mlp(ln2(x))                                       # GELU, 4x wide
-    h = ln_f(x); logits = h @ tok_emb.T (tied); emotion_logits = emotion_head(turn_means(h))
+    h = ln_f(x); logits = h @ tok_emb.T (tied)
+    emotion_logits = emotion_head(turn_means(h)) + turn_means(emotion_lexicon[lexicon_ids(idx)])
 
 The emotion head runs at every position (one small matmul); a turn's emotion is read at its
 ``<|end|>`` token. By default (``emotion_pooling="turn_mean"``) the head there reads the mean hidden
 state of the turn so far, from its role token to that position: every word of the text it labels
 weighs in directly, which a small model trained briefly does not learn to gather into one
 position (docs/training.md). ``"last"`` reads the ``<|end|>`` position alone.
+
+The head's lexical path (``emotion_lexicon_buckets > 0``) adds the turn's mean of a table of emotion
+logits per token and per adjacent token pair (hashed): the words themselves, which is what a
+TF-IDF classifier reads and what a small model's states hold least of. The table is a buffer, not a
+parameter: it is fitted by convex regression on the emotion train split before phase 3
+(:mod:`model.emotion_lexicon`), and phase 3 trains the rest of the head on top of it.
 """
 
 from __future__ import annotations
@@ -31,6 +38,29 @@ from model.config import ModelConfig
 
 # A turn begins at its role token (a document at <|endoftext|>): the emotion head pools from there.
 TURN_START_IDS: tuple[int, ...] = tuple(SPECIAL_TOKENS.index(t) for t in (END_OF_TEXT, *ROLE_TOKENS))
+_PAIR_HASH = 1_000_003  # a prime: (previous * prime + token) mod buckets spreads the pairs
+
+
+def turn_starts(idx: torch.Tensor) -> torch.Tensor:
+    """True where ``idx`` [B, T] begins a turn (:data:`TURN_START_IDS`)."""
+    return torch.isin(idx, torch.tensor(TURN_START_IDS, device=idx.device))
+
+
+def lexicon_ids(idx: torch.Tensor, vocab_size: int, buckets: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of the lexical emotion table each position of ``idx`` [B, T] reads: its token's row, and
+    its pair's row (``vocab_size`` + hashed (previous token, token)), -1 where there is no pair in
+    the turn (a turn's first position, or the sequence's)."""
+    previous = F.pad(idx[:, :-1], (1, 0))
+    pairs = vocab_size + (previous * _PAIR_HASH + idx) % buckets
+    no_pair = turn_starts(idx)
+    no_pair[:, 0] = True
+    return idx, pairs.masked_fill(no_pair, -1)
+
+
+def lexicon_features(table: torch.Tensor, idx: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Each position's lexical emotion logits [B, T, n_emotions]: its token's row plus its pair's."""
+    tokens, pairs = lexicon_ids(idx, vocab_size, table.shape[0] - vocab_size)
+    return table[tokens] + table[pairs.clamp(min=0)] * (pairs >= 0)[..., None]
 
 
 @dataclass
@@ -247,6 +277,9 @@ class RosieGPT(nn.Module):
         self.ln_f = nn.LayerNorm(config.n_embd)
         self.emotion_head = nn.Linear(config.n_embd, config.n_emotions)
         self.apply(self._init_weights)
+        if config.emotion_lexicon_buckets:
+            rows = config.vocab_size + config.emotion_lexicon_buckets
+            self.register_buffer("emotion_lexicon", torch.zeros(rows, config.n_emotions))
         # GPT-2: scale residual projections by 1/sqrt(2 * n_layer) so the residual stream stays O(1)
         for name, param in self.named_parameters():
             if name.endswith("proj.weight"):
@@ -336,9 +369,11 @@ class RosieGPT(nn.Module):
         """The emotion head at every position [B, T, n_emotions] from the final hidden states ``h``
         of the tokens ``idx``; a turn's reading is at its ``<|end|>``, and ``idx`` must hold that
         whole turn (the pooling starts at the turn's role token)."""
-        if self.config.emotion_pooling == "turn_mean":
-            h = turn_means(h, idx)
-        return self.emotion_head(h)
+        logits = self.emotion_head(turn_means(h, idx) if self.config.emotion_pooling == "turn_mean" else h)
+        if self.config.emotion_lexicon_buckets:
+            words = lexicon_features(self.emotion_lexicon.float(), idx, self.config.vocab_size)
+            logits = logits + turn_means(words, idx).to(logits.dtype)
+        return logits
 
     def embed(self, idx: torch.Tensor, *, persona_ids: torch.Tensor | None = None) -> torch.Tensor:
         """One vector per sequence [B, n_embd]: the mean final hidden state (a memory of that text)."""
@@ -351,8 +386,7 @@ def turn_means(h: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     none comes before). Causal, as the head must be; summed in fp32."""
     batch, seq, width = h.shape
     positions = torch.arange(seq, device=h.device).expand(batch, seq)
-    is_start = torch.isin(idx, torch.tensor(TURN_START_IDS, device=idx.device))
-    start = torch.where(is_start, positions, torch.zeros_like(positions)).cummax(dim=1).values
+    start = torch.where(turn_starts(idx), positions, torch.zeros_like(positions)).cummax(dim=1).values
     sums = F.pad(h.float().cumsum(dim=1), (0, 0, 1, 0))
     before = sums.gather(1, start[..., None].expand(batch, seq, width))
     return ((sums[:, 1:] - before) / (positions - start + 1)[..., None]).to(h.dtype)

@@ -47,6 +47,7 @@ from model.checkpoint import consolidated_state_dict, fingerprint, resume, save_
 from model.config import training_flops_per_token
 from model.distributed import device_for, init_distributed, peak_flops
 from model.ds_config import PRECISIONS, deepspeed_config, resolve_zero, select_precision
+from model.emotion_lexicon import fit_for_shard
 from model.evaluate import emotion_scores, lm_loss
 from model.gpt import RosieGPT, balanced_class_weights, emotion_loss
 from model.optimizer import build_muon, parameter_groups, schedule
@@ -101,6 +102,21 @@ def build_engine(
         # buckets, all-reduce them with itself and copy them back: 40% of gpt768's backward on CPU.
         engine.enable_backward_allreduce = False
     return engine
+
+
+def fit_lexicon(run: PhaseRun, model: RosieGPT) -> dict[str, float]:
+    """Phase 3 fits the head's lexical path on its train split before training the rest of the head
+    (:mod:`model.emotion_lexicon`); rank 0's table goes to every rank. Figures of the fit ({} when
+    the phase or the model has none)."""
+    buckets = run.config.emotion_lexicon_buckets
+    if run.phase != "emotion" or not buckets:
+        return {}
+    shard = TokenShard(run.settings.layout.tokens_dir(PHASE_TOKENS[run.phase]) / "train")
+    table, figures = fit_for_shard(shard, run.config.vocab_size, buckets, run.config.n_emotions)
+    if run.world > 1:
+        torch.distributed.broadcast(table, src=0)
+    model.emotion_lexicon.copy_(table)
+    return figures
 
 
 def emotion_class_weights(run: PhaseRun) -> torch.Tensor | None:
@@ -202,6 +218,7 @@ def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
     if init_path is not None:
         load_weights(model, init_path)
     n_params = model.num_parameters()
+    lexicon = fit_lexicon(run, model)
     sampler = build_sampler(run)
     class_weights = emotion_class_weights(run)
 
@@ -220,6 +237,11 @@ def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
         f"{' + optimizer offload' if run.train.offload_optimizer else ''}, world {run.world}, "
         f"steps {start_step}->{settings.max_steps}" + (" (resumed)" if start_step else "")
     )
+    if lexicon:
+        reporter.info(
+            f"emotion lexicon fitted on {lexicon['turns']:,} labelled turns in {lexicon['seconds']} s "
+            f"({lexicon['iterations']} L-BFGS iterations, loss {lexicon['loss']})"
+        )
     compute_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     peak, peak_source = peak_flops(run.device, compute_dtype)
     step_flops_per_token = training_flops_per_token(run.config, run.block_size)
@@ -280,6 +302,7 @@ def train_phase(run: PhaseRun, pipes: Any | None = None) -> dict[str, Any]:
                 "mfu_peak": peak_source,
                 "mfu_flops_per_token": step_flops_per_token,
                 "world_size": run.world,
+                **{f"emotion_lexicon_{name}": value for name, value in lexicon.items()},
             },
         )
         reporter.info(f"phase {run.phase} done: wrote {result['weights']}")

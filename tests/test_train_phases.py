@@ -15,6 +15,7 @@ from foundation.settings import Settings
 from labeling.baseline import train_and_score
 from model.distributed import free_port
 from model.gpt import RosieGPT
+from model.shards import TokenShard
 from model.train import main
 from model.train_config import PHASE_WEIGHTS
 from model.weights import load_model, manifest_path
@@ -81,6 +82,13 @@ def test_three_phases_write_weights_with_lineage(trained):
     final = json.loads(manifest_path(settings.layout.model.weights_path("final")).read_text())
     assert 0 <= final["metrics"]["val_emotion_macro_f1"] <= 1
     assert "personality/train" in final["token_shards"], "phase 3 mixes in the personality data"
+    # phase 3 fits the head's lexical path on every labelled turn of its train split first
+    labelled = TokenShard(settings.layout.tokens_dir("emotion") / "train").emotion_counts(10)
+    assert final["emotion_lexicon_turns"] == sum(labelled) > 0
+    assert final["emotion_lexicon_iterations"] > 0
+    tables = {phase: torch.load(settings.layout.model.weights_path(PHASE_WEIGHTS[phase]), map_location="cpu",
+                                weights_only=True)["emotion_lexicon"] for phase in ("personality", "emotion")}
+    assert not tables["personality"].any() and tables["emotion"].abs().sum() > 0
 
 
 def test_finished_phase_resumes_from_its_last_checkpoint(trained):
