@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,8 +133,29 @@ def check_workers_can_start() -> None:
     _workers_can_start = True
 
 
+@contextmanager
+def _sigterm_not_ignored() -> Iterator[None]:
+    """Stops ignoring SIGTERM while local workers start and stop. An ignored signal survives exec, so
+    the forkserver and every pool worker would ignore it too, and datatrove's pool, which ends its
+    workers with SIGTERM, would wait for them for ever (a launcher that ignores SIGTERM did that)."""
+    ignored = signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    if not ignored or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def run_stages(stages: list[Stage], config: CleanConfig) -> None:
     """Runs the stages in order (each depends on the previous) and waits for the last one."""
+    with _sigterm_not_ignored():
+        _run_stages(stages, config)
+
+
+def _run_stages(stages: list[Stage], config: CleanConfig) -> None:
     if _importing_main_in_probe():
         raise RuntimeError(MAIN_GUARD_ERROR.format(script=_main_script()))
     if config.executor == "local" and any(min(s.workers or config.workers, s.tasks) > 1 for s in stages):

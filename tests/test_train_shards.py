@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +234,18 @@ def test_corpus_tokenized_on_the_executor_equals_one_process(prepared, tmp_path,
             tmp_path / "one" / split
         )
     assert not (tmp_path / "work").exists()
+
+
+def test_local_workers_finish_when_the_launcher_ignores_sigterm() -> None:
+    """A launcher that ignores SIGTERM (it survives exec into every worker) once left datatrove's pool
+    waiting for ever on its workers at exit; the two-worker run must still finish."""
+    node = "tests/test_train_shards.py::test_corpus_tokenized_on_the_executor_equals_one_process[2]"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
+            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
+            cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=240, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the two-worker run hung with SIGTERM ignored")
+    assert done.returncode == 0, done.stdout[-2000:]
