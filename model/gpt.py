@@ -46,6 +46,13 @@ def turn_starts(idx: torch.Tensor) -> torch.Tensor:
     return torch.isin(idx, torch.tensor(TURN_START_IDS, device=idx.device))
 
 
+def turn_start_positions(is_start: torch.Tensor) -> torch.Tensor:
+    """For each position along the last dimension, where its turn began: the last position at or
+    before it that ``is_start`` marks (0 where none does)."""
+    positions = torch.arange(is_start.shape[-1], device=is_start.device).expand_as(is_start)
+    return torch.where(is_start, positions, torch.zeros_like(positions)).cummax(dim=-1).values
+
+
 def lexicon_ids(idx: torch.Tensor, vocab_size: int, buckets: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows of the lexical emotion table each position of ``idx`` [B, T] reads: its token's row, and
     its pair's row (``vocab_size`` + hashed (previous token, token)), -1 where there is no pair in
@@ -386,7 +393,7 @@ def turn_means(h: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     none comes before). Causal, as the head must be; summed in fp32."""
     batch, seq, width = h.shape
     positions = torch.arange(seq, device=h.device).expand(batch, seq)
-    start = torch.where(turn_starts(idx), positions, torch.zeros_like(positions)).cummax(dim=1).values
+    start = turn_start_positions(turn_starts(idx))
     sums = F.pad(h.float().cumsum(dim=1), (0, 0, 1, 0))
     before = sums.gather(1, start[..., None].expand(batch, seq, width))
     return ((sums[:, 1:] - before) / (positions - start + 1)[..., None]).to(h.dtype)

@@ -18,7 +18,7 @@ from model.gpt import RosieGPT
 from model.shards import TokenShard
 from model.train import main
 from model.train_config import PHASE_WEIGHTS
-from model.weights import load_model, manifest_path
+from model.weights import load_model, manifest_path, read_state_dict
 from pipelines.resources import StorageResource
 from tests.test_train_support import TINY_MODEL, prepare, tiny_overrides
 
@@ -86,8 +86,8 @@ def test_three_phases_write_weights_with_lineage(trained):
     labelled = TokenShard(settings.layout.tokens_dir("emotion") / "train").emotion_counts(10)
     assert final["emotion_lexicon_turns"] == sum(labelled) > 0
     assert final["emotion_lexicon_iterations"] > 0
-    tables = {phase: torch.load(settings.layout.model.weights_path(PHASE_WEIGHTS[phase]), map_location="cpu",
-                                weights_only=True)["emotion_lexicon"] for phase in ("personality", "emotion")}
+    weights = {p: settings.layout.model.weights_path(PHASE_WEIGHTS[p]) for p in ("personality", "emotion")}
+    tables = {phase: read_state_dict(path)["emotion_lexicon"] for phase, path in weights.items()}
     assert not tables["personality"].any() and tables["emotion"].abs().sum() > 0
 
 
